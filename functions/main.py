@@ -1,0 +1,64 @@
+"""Cloud Functions entry points: one per trigger, adapting the request or CloudEvent to perfguard.
+
+No logic here (DESIGN.md): each function hands its input to `perfguard.api` with the process runtime.
+Terraform deploys each name below with `entry_point` = the function name.
+"""
+
+from __future__ import annotations
+
+import functions_framework
+from cloudevents.http.event import CloudEvent
+from flask import Request
+from werkzeug.wrappers import Response
+
+from perfguard import runtime
+from perfguard.api import alerting, ingest, kpi_status, maintenance, query
+from perfguard.api.events import handle_event
+from perfguard.api.responses import handle_errors
+
+
+@functions_framework.http
+@handle_errors
+def record_performance_metric(request: Request) -> Response:
+    """POST metrics (one object or {"metrics": [...]}, up to 10,000)."""
+    return ingest.record_performance_metric(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def get_performance_data(request: Request) -> Response:
+    """Stored metrics of one type over a range, paginated."""
+    return query.get_performance_data(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def get_performance_summary(request: Request) -> Response:
+    """Per-endpoint statistics over a range, optionally bucketed, with baselines."""
+    return query.get_performance_summary(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def check_thresholds(request: Request) -> Response:
+    """The alerts that hold at an evaluation time."""
+    return alerting.check_thresholds(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def get_kpi_status(request: Request) -> Response:
+    """The KPIDashboard."""
+    return kpi_status.get_kpi_status(runtime.current(), request)
+
+
+@functions_framework.cloud_event
+def evaluate_thresholds(event: CloudEvent) -> None:
+    """Pub/Sub: new data or the one-minute tick; records alert state changes."""
+    handle_event(event.data, lambda message: alerting.evaluate_thresholds(runtime.current(), message))
+
+
+@functions_framework.cloud_event
+def enforce_retention(event: CloudEvent) -> None:
+    """Pub/Sub (local stack only): the daily retention job."""
+    handle_event(event.data, lambda _message: maintenance.enforce_retention(runtime.current()))

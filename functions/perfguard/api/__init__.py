@@ -1,0 +1,1 @@
+"""HTTP and CloudEvent handlers: parse a request, call the domain and the ports, shape the answer."""

@@ -1,0 +1,145 @@
+"""`check_thresholds` (read-only, at any time `at`) and `evaluate_thresholds` (records state changes).
+
+Both run the same deterministic check; the evaluator appends an `open` row for a new breach and a
+`resolved` row for an open alert whose condition has cleared, and publishes each change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from perfguard.api import params as p
+from perfguard.api.auth import READ
+from perfguard.api.responses import json_response
+from perfguard.bus.cloudevent import Message
+from perfguard.domain.thresholds import Breach, ThresholdRule, evaluation_range, find_breaches
+from perfguard.domain.timestamps import format_rfc3339
+from perfguard.errors import BusError
+from perfguard.runtime import Runtime
+from perfguard.warehouse.sql import load_query
+
+log = logging.getLogger(__name__)
+ALERTS_TOPIC = "performance-alerts"
+EVALUATOR = "evaluator"
+ACTIVE = ("open", "investigating")
+
+
+def check_thresholds(runtime: Runtime, request: Request) -> Response:
+    """The alerts that hold at `at` (default now) for a metric type, with their recorded status."""
+    runtime.keys.authenticate(request.headers.get("Authorization"), READ)
+    args = p.request_params(request)
+    metric_type = p.metric_type(args)
+    at = p.moment(args, "at", runtime.clock())
+    rule = runtime.threshold_rule()
+    breaches = _breaches(runtime, rule, at) if metric_type == rule.metric_type else []
+    known = _known_alerts(runtime, rule, metric_type, at)
+    alerts = [_alert(breach, known.get(breach.alert_id())) for breach in breaches]
+    return json_response({"metric_type": metric_type, "at": format_rfc3339(at), "alerts": alerts})
+
+
+def evaluate_thresholds(runtime: Runtime, message: Message) -> list[dict[str, Any]]:
+    """Evaluate now and record what changed; skipped when an evaluation started after `message` was published."""
+    now = runtime.clock()
+    with runtime.evaluation.lock:
+        if (
+            message.attributes.get("source") == "record_performance_metric"
+            and runtime.evaluation.last_started >= message.publish_time
+        ):
+            return []  # an evaluation that began after this batch was stored has already seen it
+        runtime.evaluation.last_started = now
+        rule = runtime.threshold_rule()
+        changes = _changes(_breaches(runtime, rule, now), _known_alerts(runtime, rule, rule.metric_type, now), now)
+        if changes:
+            runtime.warehouse.append_rows("performance_alerts", changes)
+    _publish(runtime, changes)
+    return changes
+
+
+def _breaches(runtime: Runtime, rule: ThresholdRule, at: dt.datetime) -> list[Breach]:
+    start, end = evaluation_range(rule, at)
+    rows = runtime.warehouse.query(
+        load_query("minute_p95"), {"metric_type": rule.metric_type, "start": start, "end": end}
+    )
+    return find_breaches(rule, rows, at)
+
+
+def _known_alerts(
+    runtime: Runtime, rule: ThresholdRule, metric_type: str, at: dt.datetime
+) -> dict[str, dict[str, Any]]:
+    rows = runtime.warehouse.query(
+        load_query("recent_alerts"), {"metric_type": metric_type, "since": at - rule.lookback}
+    )
+    return {row["id"]: row for row in rows}
+
+
+def _changes(
+    breaches: Sequence[Breach], known: Mapping[str, Mapping[str, Any]], now: dt.datetime
+) -> list[dict[str, Any]]:
+    firing = {breach.alert_id(): breach for breach in breaches}
+    opened = [_row(breach, now) for alert_id, breach in firing.items() if alert_id not in known]
+    resolved = [
+        _resolved(row, now) for alert_id, row in known.items() if row["status"] in ACTIVE and alert_id not in firing
+    ]
+    return opened + resolved
+
+
+def _row(breach: Breach, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": breach.alert_id(),
+        "alert_type": "threshold_exceeded",
+        "rule": breach.rule.name,
+        "metric_type": breach.rule.metric_type,
+        "endpoint_or_operation": breach.endpoint_or_operation,
+        "current_value": breach.current_value,
+        "threshold_value": breach.rule.threshold,
+        "severity": breach.rule.severity,
+        "status": "open",
+        "context": json.dumps(breach.context()),
+        "triggered_at": breach.triggered_at,
+        "resolved_at": None,
+        "changed_at": now,
+        "changed_by": EVALUATOR,
+    }
+
+
+def _resolved(row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    return {**row, "status": "resolved", "resolved_at": now, "changed_at": now, "changed_by": EVALUATOR}
+
+
+def _alert(breach: Breach, known: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The seed's PerformanceAlert fields; the status is the recorded one when the evaluator has seen it."""
+    return {
+        "id": breach.alert_id(),
+        "alert_type": "threshold_exceeded",
+        "metric_type": breach.rule.metric_type,
+        "current_value": breach.current_value,
+        "threshold_value": breach.rule.threshold,
+        "severity": breach.rule.severity,
+        "context": json.dumps(breach.context()),
+        "status": known["status"] if known else "open",
+        "triggered_at": format_rfc3339(breach.triggered_at),
+        "resolved_at": None,
+    }
+
+
+def _publish(runtime: Runtime, changes: Sequence[Mapping[str, Any]]) -> None:
+    for change in changes:
+        log.warning(
+            "alert %s: %s %s p95=%.0f ms (threshold %.0f ms)",
+            change["status"],
+            change["rule"],
+            change["endpoint_or_operation"] or "(all endpoints)",
+            change["current_value"] or 0,
+            change["threshold_value"],
+        )
+        event = {k: format_rfc3339(v) if isinstance(v, dt.datetime) else v for k, v in change.items()}
+        try:
+            runtime.bus.publish(ALERTS_TOPIC, event, {"status": str(change["status"])})
+        except BusError as exc:
+            log.error("alert %s recorded but not published: %s", change["id"], exc)

@@ -1,0 +1,1 @@
+"""The bus port and its adapters: in-process topics (embedded default) and Google Cloud Pub/Sub."""

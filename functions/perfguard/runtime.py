@@ -1,0 +1,131 @@
+"""The process-wide runtime: settings, adapters and state, built once and handed to every handler.
+
+Cloud Functions build it on the first request from the environment (`from_environment`); the local stack
+builds it itself and `install`s it before serving, so both run the same handlers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfguard.api.auth import ADMIN, KeyRing, key, load_keys_file
+from perfguard.bus.port import Bus
+from perfguard.domain.kpi import Kpi, default_kpis
+from perfguard.domain.thresholds import ThresholdRule
+from perfguard.domain.validation import IngestLimits
+from perfguard.settings import Settings, load_settings
+from perfguard.warehouse.port import Warehouse
+from perfguard.warehouse.schema import Table, default_schemas_dir, load_tables, load_views
+
+
+def utc_now() -> dt.datetime:
+    """The wall clock, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class EvaluationState:
+    """When this instance last started an evaluation, to coalesce the ones a burst of batches triggers."""
+
+    last_started: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class Runtime:
+    """Everything a handler needs; tests build one with their own adapters and clock."""
+
+    settings: Settings
+    warehouse: Warehouse
+    bus: Bus
+    keys: KeyRing
+    clock: Callable[[], dt.datetime] = utc_now
+    evaluation: EvaluationState = field(default_factory=EvaluationState)
+
+    def ingest_limits(self) -> IngestLimits:
+        """The record limits of the settings."""
+        s = self.settings
+        return IngestLimits(
+            retention_days=s.retention_days,
+            max_future_skew_seconds=s.max_future_skew_seconds,
+            max_tags=s.max_tags,
+            max_tag_chars=s.max_tag_chars,
+            tag_allowlist=frozenset(s.tag_allowlist),
+            default_environment=s.environment,
+        )
+
+    def threshold_rule(self) -> ThresholdRule:
+        """The minimal threshold check of the settings."""
+        s = self.settings
+        return ThresholdRule(
+            threshold=s.latency_threshold_ms, windows=s.threshold_windows, min_samples=s.threshold_min_samples
+        )
+
+    def kpis(self) -> list[Kpi]:
+        """The KPIs with the configured targets."""
+        return default_kpis(self.settings.latency_threshold_ms)
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The API keys of the settings: PERFGUARD_API_KEY (every scope) and the keys file."""
+    keys = [key("default", settings.api_key, [ADMIN])] if settings.api_key else []
+    if settings.api_keys_file:
+        keys.extend(load_keys_file(Path(settings.api_keys_file)))
+    return KeyRing(keys)
+
+
+def tables(settings: Settings) -> tuple[dict[str, Table], Path]:
+    """The table schemas and the folder they came from."""
+    folder = Path(settings.schemas_dir) if settings.schemas_dir else default_schemas_dir()
+    return load_tables(folder), folder
+
+
+def cloud_runtime(settings: Settings) -> Runtime:
+    """BigQuery and Pub/Sub, as deployed by Terraform."""
+    from perfguard.bus.pubsub_bus import make_pubsub_bus
+    from perfguard.warehouse.bigquery_warehouse import BigQueryWarehouse, make_client
+
+    schemas, folder = tables(settings)
+    dataset = f"{settings.gcp_project}.{settings.bigquery_dataset}"
+    warehouse = BigQueryWarehouse(
+        make_client(settings.gcp_project, settings.bigquery_endpoint),
+        settings.gcp_project,
+        settings.bigquery_dataset,
+        schemas,
+        load_views(folder, dataset),
+        settings.retention_days,
+    )
+    return Runtime(settings, warehouse, make_pubsub_bus(settings.gcp_project), key_ring(settings))
+
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def install(runtime: Runtime | None) -> None:
+    """Make `runtime` the one every handler of this process uses (the local stack and tests)."""
+    global _current
+    with _current_lock:
+        _current = runtime
+
+
+def current() -> Runtime:
+    """The installed runtime; on Google Cloud, built on first use from the environment."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = from_environment()
+        return _current
+
+
+def from_environment() -> Runtime:
+    """Settings from PERFGUARD_CONFIG (a file) and PERFGUARD_* variables: the Cloud Functions path."""
+    settings = load_settings(
+        os.environ.get("PERFGUARD_CONFIG"), {k: v for k, v in os.environ.items() if k != "PERFGUARD_CONFIG"}
+    )
+    return cloud_runtime(settings)

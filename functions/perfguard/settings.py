@@ -1,0 +1,190 @@
+"""The one typed settings object, built once at start from a file and `PERFGUARD_*` variables.
+
+Precedence: defaults < config file (YAML) < environment < explicit overrides (the CLI's flags).
+An unknown key or a value of the wrong type is a `ConfigError` naming the key. Nothing else in perfguard
+reads `os.environ`: the process entry points call `load_settings()` once and pass the result down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from perfguard.errors import ConfigError
+
+ENV_PREFIX = "PERFGUARD_"
+
+DEFAULT_TAG_ALLOWLIST = (
+    "status",
+    "status_code",
+    "http_method",
+    "route",
+    "service",
+    "region",
+    "host",
+    "platform",
+    "os_version",
+    "app_version",
+    "device_model",
+    "network_type",
+    "country",
+    "release",
+    "environment",
+    "canister_id",
+    "method",
+    "call_type",
+    "outcome",
+    "reject_code",
+    "instructions",
+    "caller_canister",
+    "callee_canister",
+    "screen",
+    "journey",
+    "journey_id",
+    "step",
+    "variant",
+    "experiment",
+    "error_type",
+    "trace_id",
+)
+
+
+def _setting(default: Any, help: str) -> Any:
+    """A settings field with its help text (shown by `perfguard settings` and checked by a docs test)."""
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything perfguard can be configured with; see `docs/configuration.md`."""
+
+    warehouse: str = _setting("duckdb", "Warehouse adapter: duckdb (embedded) or bigquery.")
+    bus: str = _setting("inprocess", "Bus adapter: inprocess (embedded) or pubsub.")
+    data_dir: str = _setting("data", "Directory of the DuckDB file and local state (embedded stack).")
+    gcp_project: str = _setting("", "Google Cloud project id (bigquery / pubsub adapters).")
+    bigquery_dataset: str = _setting("perfguard", "BigQuery dataset holding perfguard's tables.")
+    bigquery_location: str = _setting("US", "BigQuery location of the dataset.")
+    bigquery_endpoint: str = _setting("", "Override of the BigQuery API endpoint (an emulator in tests).")
+    schemas_dir: str = _setting("", "Folder of the table schemas; empty finds bigquery_schemas/ beside the code.")
+    environment: str = _setting("production", "Environment stored on records that do not name one.")
+    api_key: str = _setting("", "One API key with every scope (local stack; PERFGUARD_API_KEY).")
+    api_keys_file: str = _setting("", "YAML/JSON list of {name, key, scopes}; a Secret Manager mount in the cloud.")
+    retention_days: int = _setting(90, "Days of data kept; older records are rejected at ingest.")
+    max_batch_records: int = _setting(10_000, "Most records accepted in one ingest request.")
+    max_body_bytes: int = _setting(10 * 1024 * 1024, "Largest ingest body in bytes (413 beyond).")
+    max_future_skew_seconds: int = _setting(300, "How far in the future a timestamp may be.")
+    max_tags: int = _setting(32, "Most tags on one record.")
+    max_tag_chars: int = _setting(256, "Longest tag value, in characters.")
+    tag_allowlist: tuple[str, ...] = _setting(
+        DEFAULT_TAG_ALLOWLIST, "Tag keys kept; others are dropped with a warning. Empty keeps every key."
+    )
+    latency_threshold_ms: float = _setting(2000.0, "P95 API latency threshold (KPI and minimal threshold check).")
+    threshold_windows: int = _setting(5, "Consecutive breaching one-minute windows before an alert fires.")
+    threshold_min_samples: int = _setting(10, "Fewest records a one-minute window needs to count.")
+    kpi_window_minutes: int = _setting(60, "Window of the KPI dashboard's latency figure.")
+    evaluation_debounce_seconds: float = _setting(5.0, "Least time between two ingest-triggered evaluations.")
+    exact_percentile_max_hours: int = _setting(24, "Longest range whose percentiles are computed exactly.")
+    page_size: int = _setting(1000, "Default page size of get_performance_data (max 10000).")
+
+    def data_path(self) -> Path:
+        """The data directory as a Path."""
+        return Path(self.data_dir)
+
+
+def settings_fields() -> list[dataclasses.Field[Any]]:
+    """The fields of `Settings`, in declaration order."""
+    return list(dataclasses.fields(Settings))
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from a YAML file, `PERFGUARD_*` variables and explicit overrides."""
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update(_read_config_file(Path(config_file)))
+    values.update(_from_environ(environ or {}))
+    values.update(overrides or {})
+    return _build(values)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of setting: value")
+    return {str(key): value for key, value in loaded.items()}
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    known = {f.name for f in settings_fields()}
+    values: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in known:
+            raise ConfigError(f"unknown setting {name} in the environment (known: {', '.join(sorted(known))})")
+        values[key] = value
+    return values
+
+
+def _build(values: Mapping[str, Any]) -> Settings:
+    fields = {f.name: f for f in settings_fields()}
+    converted: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key not in fields:
+            raise ConfigError(f"unknown setting '{key}' (known: {', '.join(sorted(fields))})")
+        converted[key] = _convert(key, raw, fields[key].type)
+    settings = Settings(**converted)
+    _check(settings)
+    return settings
+
+
+def _convert(key: str, raw: Any, type_name: Any) -> Any:
+    try:
+        if type_name == "int":
+            return _to_int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "tuple[str, ...]":
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        if not isinstance(raw, (str, int, float)):
+            raise TypeError
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting '{key}' must be {type_name}, got {raw!r}") from exc
+
+
+def _to_int(raw: Any) -> int:
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _check(settings: Settings) -> None:
+    if settings.warehouse not in ("duckdb", "bigquery"):
+        raise ConfigError(f"setting 'warehouse' must be duckdb or bigquery, got {settings.warehouse!r}")
+    if settings.bus not in ("inprocess", "pubsub"):
+        raise ConfigError(f"setting 'bus' must be inprocess or pubsub, got {settings.bus!r}")
+    if (settings.warehouse == "bigquery" or settings.bus == "pubsub") and not settings.gcp_project:
+        raise ConfigError("setting 'gcp_project' is required by the bigquery and pubsub adapters")
+    for name in ("retention_days", "max_batch_records", "max_body_bytes", "threshold_windows", "page_size"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting '{name}' must be positive, got {getattr(settings, name)}")
