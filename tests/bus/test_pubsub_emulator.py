@@ -19,14 +19,15 @@ import functions_framework
 import pytest
 import yaml
 from google.api_core import exceptions as api_exceptions
-from google.cloud import pubsub_v1
-from tests.support.pubsub_emulator import PROJECT, running_emulator, subscriber_client
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+from google.cloud.pubsub_v1.types import PubsubMessage
 from werkzeug.serving import make_server
 
 import perfguard
 from perfguard.bus.cloudevent import Message
 from perfguard.bus.pubsub_bus import PubSubBus, create_publisher, make_pubsub_bus
 from perfguard.errors import BusError
+from tests.support.pubsub_emulator import PROJECT, running_emulator, subscriber_client
 
 RPC_TIMEOUT_S = 10.0
 DELIVERY_TIMEOUT_S = 30.0
@@ -58,7 +59,7 @@ def emulator_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def admin_publisher(emulator_host: str) -> Iterator[pubsub_v1.PublisherClient]:
+def admin_publisher(emulator_host: str) -> Iterator[PublisherClient]:
     """A real PublisherClient for topic administration."""
     client = create_publisher(emulator_host)
     yield client
@@ -66,7 +67,7 @@ def admin_publisher(emulator_host: str) -> Iterator[pubsub_v1.PublisherClient]:
 
 
 @pytest.fixture(scope="session")
-def subscriber(emulator_host: str) -> Iterator[pubsub_v1.SubscriberClient]:
+def subscriber(emulator_host: str) -> Iterator[SubscriberClient]:
     """A real SubscriberClient for subscriptions and pulls."""
     client = subscriber_client(emulator_host)
     yield client
@@ -74,7 +75,7 @@ def subscriber(emulator_host: str) -> Iterator[pubsub_v1.SubscriberClient]:
 
 
 @pytest.fixture
-def topic(admin_publisher: pubsub_v1.PublisherClient) -> str:
+def topic(admin_publisher: PublisherClient) -> str:
     """A fresh topic of PROJECT; returns its short name."""
     name = f"t-{uuid.uuid4().hex[:12]}"
     admin_publisher.create_topic(name=admin_publisher.topic_path(PROJECT, name), timeout=RPC_TIMEOUT_S)
@@ -118,7 +119,7 @@ def _undo_framework_side_effects(monkeypatch: pytest.MonkeyPatch, module_name: s
 
 @pytest.mark.emulator
 def test_published_message_is_pulled_with_its_json_attributes_and_id(
-    bus: PubSubBus, topic: str, subscriber: pubsub_v1.SubscriberClient
+    bus: PubSubBus, topic: str, subscriber: SubscriberClient
 ) -> None:
     subscription = _subscribe(subscriber, topic)
     data: dict[str, Any] = {"endpoint": "/swap/quote", "p95_ms": 1834.5, "tags": ["é", "ü"], "ok": True, "none": None}
@@ -137,7 +138,7 @@ def test_published_message_is_pulled_with_its_json_attributes_and_id(
 def test_push_subscription_delivers_the_decoded_message_to_a_cloudevent_function(
     bus: PubSubBus,
     topic: str,
-    subscriber: pubsub_v1.SubscriberClient,
+    subscriber: SubscriberClient,
     push_receiver: tuple[str, queue.Queue[Message]],
 ) -> None:
     base_url, received = push_receiver
@@ -162,7 +163,7 @@ def test_publishing_to_a_missing_topic_raises_bus_error_naming_it(bus: PubSubBus
 
 @pytest.mark.emulator
 def test_every_topology_topic_and_subscription_has_a_name_pubsub_accepts(
-    admin_publisher: pubsub_v1.PublisherClient, subscriber: pubsub_v1.SubscriberClient
+    admin_publisher: PublisherClient, subscriber: SubscriberClient
 ) -> None:
     topology = yaml.safe_load((Path(perfguard.__file__).parent / "topology.yaml").read_text())
     project = f"topology-{uuid.uuid4().hex[:8]}"  # its own project, so the names cannot already exist
@@ -205,10 +206,11 @@ def test_a_message_pubsub_cannot_carry_is_refused_before_sending(
 ) -> None:
     bus = make_pubsub_bus(PROJECT, f"127.0.0.1:{_closed_port()}", timeout=0.5)
     try:
-        with pytest.raises(BusError, match=f"topic 'metrics-ingested'.*{reason}|{reason}.*topic 'metrics-ingested'"):
+        with pytest.raises(BusError, match=reason) as raised:
             bus.publish("metrics-ingested", data, attributes)
     finally:
         bus.close()
+    assert "topic 'metrics-ingested'" in str(raised.value)
 
 
 def test_publish_after_close_raises_bus_error_and_close_is_idempotent() -> None:
@@ -220,7 +222,7 @@ def test_publish_after_close_raises_bus_error_and_close_is_idempotent() -> None:
         bus.publish("metrics-ingested", {"x": 1})
 
 
-def _subscribe(subscriber: pubsub_v1.SubscriberClient, topic: str, push_endpoint: str | None = None) -> str:
+def _subscribe(subscriber: SubscriberClient, topic: str, push_endpoint: str | None = None) -> str:
     name: str = subscriber.subscription_path(PROJECT, f"s-{uuid.uuid4().hex[:12]}")
     request: dict[str, Any] = {"name": name, "topic": f"projects/{PROJECT}/topics/{topic}"}
     if push_endpoint is not None:
@@ -229,7 +231,7 @@ def _subscribe(subscriber: pubsub_v1.SubscriberClient, topic: str, push_endpoint
     return name
 
 
-def _pull_one(subscriber: pubsub_v1.SubscriberClient, subscription: str) -> pubsub_v1.types.PubsubMessage:
+def _pull_one(subscriber: SubscriberClient, subscription: str) -> PubsubMessage:
     deadline = time.monotonic() + DELIVERY_TIMEOUT_S
     while time.monotonic() < deadline:
         response = subscriber.pull(subscription=subscription, max_messages=10, timeout=RPC_TIMEOUT_S)

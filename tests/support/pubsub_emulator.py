@@ -20,7 +20,7 @@ from pathlib import Path
 
 import grpc  # type: ignore[import-untyped]  # no stubs in requirements-dev.txt
 import pytest
-from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1 import SubscriberClient
 from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
 
 PROJECT = "perfguard-test"
@@ -43,11 +43,11 @@ def running_emulator(workdir: Path, project: str = PROJECT) -> Iterator[str]:
         _stop(process, host)
 
 
-def subscriber_client(host: str) -> pubsub_v1.SubscriberClient:
+def subscriber_client(host: str) -> SubscriberClient:
     """A SubscriberClient talking plaintext gRPC to the emulator at host:port."""
     channel = grpc.insecure_channel(host, options=[("grpc.enable_http_proxy", 0)])
     transport = SubscriberGrpcTransport(host=host, channel=channel)
-    return pubsub_v1.SubscriberClient(transport=transport)
+    return SubscriberClient(transport=transport)
 
 
 def _require_tools() -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 import grpc  # type: ignore[import-untyped]  # no stubs in requirements-dev.txt
 from google.api_core import exceptions as api_exceptions
-from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1 import PublisherClient
+from google.cloud.pubsub_v1.types import BatchSettings
 from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
 
 from perfguard.errors import BusError
@@ -22,20 +23,20 @@ DEFAULT_TIMEOUT_S = 30.0
 
 # Each publish waits for its message id, so a long batching window would only add latency; a short one
 # still coalesces messages published concurrently from several threads.
-LOW_LATENCY_BATCHING = pubsub_v1.types.BatchSettings(max_messages=100, max_bytes=1_000_000, max_latency=0.005)
+LOW_LATENCY_BATCHING = BatchSettings(max_messages=100, max_bytes=1_000_000, max_latency=0.005)
 
 # `PublisherClient.publish` takes these as keyword arguments, so they cannot be passed as attributes.
 _RESERVED_ATTRIBUTES = frozenset({"ordering_key", "retry", "timeout"})
 
 
-def create_publisher(emulator_host: str | None = None) -> pubsub_v1.PublisherClient:
+def create_publisher(emulator_host: str | None = None) -> PublisherClient:
     """A low-latency PublisherClient: on Google Cloud with default credentials, or on an emulator at host:port."""
     if emulator_host is None:
-        return pubsub_v1.PublisherClient(batch_settings=LOW_LATENCY_BATCHING)
+        return PublisherClient(batch_settings=LOW_LATENCY_BATCHING)
     # The emulator speaks plaintext gRPC, needs no credentials and runs next to us: no TLS, no proxy.
     channel = grpc.insecure_channel(emulator_host, options=[("grpc.enable_http_proxy", 0)])
     transport = PublisherGrpcTransport(host=emulator_host, channel=channel)
-    return pubsub_v1.PublisherClient(batch_settings=LOW_LATENCY_BATCHING, transport=transport)
+    return PublisherClient(batch_settings=LOW_LATENCY_BATCHING, transport=transport)
 
 
 def make_pubsub_bus(project: str, emulator_host: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> PubSubBus:
@@ -46,7 +47,7 @@ def make_pubsub_bus(project: str, emulator_host: str | None = None, timeout: flo
 class PubSubBus:
     """The `Bus` on Google Cloud Pub/Sub; each publish waits (bounded) for the message id."""
 
-    def __init__(self, project: str, publisher: pubsub_v1.PublisherClient, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, project: str, publisher: PublisherClient, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self._project = project
         self._publisher = publisher
         self._timeout = timeout
