@@ -62,7 +62,8 @@ class Receiver:
             return scripted
         if len(metrics) > self.max_records:
             return 413, {}, _error("payload_too_large", f"{len(metrics)} metrics; the limit is {self.max_records}")
-        return 200, {}, self._store(metrics)
+        answer = self._store(metrics)
+        return (400 if metrics and not answer["accepted"] else 200), {}, answer  # as the real server does
 
     def _store(self, metrics: list[dict[str, Any]]) -> dict[str, Any]:
         rejected = [
@@ -253,6 +254,9 @@ def test_records_rejected_by_the_server_are_counted_and_logged_at_debug(
     assert client.stats() == {"sent": 2, "dropped": 0, "rejected": 1, "failed": 0}
     bad_id = receiver.requests[0].metrics[1]["id"]
     assert any(bad_id in r.getMessage() and "value -1 is negative" in r.getMessage() for r in caplog.records)
+    client.record("api_latency", "GET /", 4.0, "ms")  # a batch with every record rejected: HTTP 400, same body
+    assert client.flush(5)
+    assert client.stats() == {"sent": 2, "dropped": 0, "rejected": 2, "failed": 0}
 
 
 def test_a_batch_too_large_for_the_server_is_split(

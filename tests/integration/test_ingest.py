@@ -105,10 +105,10 @@ def test_nan_in_the_body_is_rejected_as_not_finite(stack: RunningStack) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
-        ("{\"metrics\": [", 400, "malformed JSON"),
+        ('{"metrics": [', 400, "malformed JSON"),
         ("", 400, "the body is empty"),
         ("[1, 2]", 400, "send a metric object"),
-        ("{\"metrics\": 5}", 400, "'metrics' must be an array"),
+        ('{"metrics": 5}', 400, "'metrics' must be an array"),
         (b"\xff\xfe", 400, "not UTF-8"),
     ],
 )

@@ -67,14 +67,32 @@ def test_tag_filters_select_matching_records(stack: RunningStack) -> None:
     [
         ({"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"}, "metric_type is required"),
         ({"metric_type": "api_latency", "end": "2026-11-02T00:00:00Z"}, "start is required"),
-        ({"metric_type": "api_latency", "start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"},
-         "end must be after start"),
-        ({"metric_type": "api_latency", "start": "1795687200000", "end": "2026-11-02T00:00:00Z"},
-         "start: timestamp 1795687200000 looks like milliseconds"),
-        ({"metric_type": "api_latency", "start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z",
-          "limit": "0"}, "limit must be between 1 and 10000"),
-        ({"metric_type": "api_latency", "start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z",
-          "cursor": "garbage"}, "cursor is not one this server issued"),
+        (
+            {"metric_type": "api_latency", "start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"},
+            "end must be after start",
+        ),
+        (
+            {"metric_type": "api_latency", "start": "1795687200000", "end": "2026-11-02T00:00:00Z"},
+            "start: timestamp 1795687200000 looks like milliseconds",
+        ),
+        (
+            {
+                "metric_type": "api_latency",
+                "start": "2026-11-01T00:00:00Z",
+                "end": "2026-11-02T00:00:00Z",
+                "limit": "0",
+            },
+            "limit must be between 1 and 10000",
+        ),
+        (
+            {
+                "metric_type": "api_latency",
+                "start": "2026-11-01T00:00:00Z",
+                "end": "2026-11-02T00:00:00Z",
+                "cursor": "garbage",
+            },
+            "cursor is not one this server issued",
+        ),
     ],
 )
 def test_bad_query_parameters_get_400_with_the_reason(stack: RunningStack, params: dict[str, str],

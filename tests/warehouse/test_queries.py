@@ -65,7 +65,9 @@ def test_performance_data_pages_and_filters(warehouse: DuckDBWarehouse) -> None:
     first = warehouse.query(sql, params(after_timestamp=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),
                                         after_id="", limit=2, tag_0="error"))  # fmt: skip
     assert [r["id"] for r in first] == ["id00", "id02"]
-    after = warehouse.query(sql, params(after_timestamp=first[-1]["timestamp"], after_id="id02", limit=2, tag_0="error"))
+    after = warehouse.query(
+        sql, params(after_timestamp=first[-1]["timestamp"], after_id="id02", limit=2, tag_0="error")
+    )
     assert [r["id"] for r in after] == ["id04"] and json.loads(after[0]["tags"]) == {"status": "error"}
 
 
@@ -133,7 +135,10 @@ def test_recent_alerts_returns_the_latest_state_of_each_alert(warehouse: DuckDBW
         {**base, "id": "long-resolved", "status": "resolved", "triggered_at": old, "changed_at": old},
     ])  # fmt: skip
     rows = warehouse.query(load_query("recent_alerts"), {"metric_type": "api_latency", "since": T0 - MINUTE})
-    assert [(r["id"], r["status"]) for r in rows] == [("still-open", "investigating"), ("open-then-resolved", "resolved")]
+    assert [(r["id"], r["status"]) for r in rows] == [
+        ("still-open", "investigating"),
+        ("open-then-resolved", "resolved"),
+    ]
     assert json.loads(rows[0]["context"]) == {"endpoint_or_operation": "a"}
 
 

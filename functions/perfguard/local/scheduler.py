@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 
 from croniter import croniter
 
@@ -12,16 +13,22 @@ from perfguard.bus.port import Bus
 from perfguard.topology import Schedule
 
 log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 class LocalScheduler:
-    """Publishes each schedule's payload to its topic at its cron times (UTC)."""
+    """Publishes each schedule's payload to its topic at its cron times (UTC), like a Cloud Scheduler job."""
 
-    def __init__(self, schedules: list[Schedule], bus: Bus) -> None:
-        self._schedules = schedules
+    def __init__(self, schedules: list[Schedule], bus: Bus, clock: Clock = _utc_now) -> None:
+        self._schedules = {s.name: s for s in schedules}
         self._bus = bus
+        self._clock = clock
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
 
     def start(self) -> None:
         """Start the clock thread."""
@@ -33,17 +40,20 @@ class LocalScheduler:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _run(self) -> None:
-        now = dt.datetime.now(dt.UTC)
-        upcoming = {s.name: croniter(s.cron, now).get_next(dt.datetime) for s in self._schedules}
-        by_name = {s.name: s for s in self._schedules}
+    def run(self, sleep: Callable[[float], bool] | None = None) -> None:
+        """Fire schedules until stopped; `sleep(seconds)` returns True to stop (tests pass a fake one)."""
+        sleep = sleep or self._stop.wait
+        upcoming = {name: self._next(name, self._clock()) for name in self._schedules}
         while upcoming:
             name = min(upcoming, key=upcoming.__getitem__)
-            wait = (upcoming[name] - dt.datetime.now(dt.UTC)).total_seconds()
-            if self._stop.wait(max(0.0, wait)):
+            if sleep(max(0.0, (upcoming[name] - self._clock()).total_seconds())):
                 return
-            self._fire(by_name[name])
-            upcoming[name] = croniter(by_name[name].cron, upcoming[name]).get_next(dt.datetime)
+            self._fire(self._schedules[name])
+            upcoming[name] = self._next(name, upcoming[name])
+
+    def _next(self, name: str, after: dt.datetime) -> dt.datetime:
+        moment: dt.datetime = croniter(self._schedules[name].cron, after).get_next(dt.datetime)
+        return moment
 
     def _fire(self, schedule: Schedule) -> None:
         try:

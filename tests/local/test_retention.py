@@ -1,0 +1,42 @@
+"""The retention job of the embedded store drops exactly the rows BigQuery's partition expiration would."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from perfguard.api.auth import KeyRing
+from perfguard.api.maintenance import enforce_retention
+from perfguard.bus.memory import MemoryBus
+from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
+from perfguard.runtime import Runtime
+from perfguard.settings import Settings
+from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
+from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
+
+NOW = dt.datetime(2026, 11, 26, 3, 17, tzinfo=dt.timezone.utc)
+CUTOFF = dt.datetime(2026, 8, 28, tzinfo=dt.timezone.utc)  # midnight 90 days before today
+
+
+def metric(record_id: str, at: dt.datetime) -> PerformanceMetric:
+    return PerformanceMetric(record_id, MetricType.API_LATENCY, "GET /x", 5.0, Unit.MS, None,
+                             int(at.timestamp() * 1_000_000), {}, Outcome.OK, "test", None, "test")  # fmt: skip
+
+
+def test_rows_of_partitions_older_than_90_days_are_deleted_from_every_table(tmp_path: Path) -> None:
+    folder = default_schemas_dir()
+    store = DuckDBWarehouse(tmp_path / "r.duckdb", load_tables(folder), load_views(folder, "main"))
+    store.ensure_tables()
+    expired, kept = CUTOFF - dt.timedelta(microseconds=1), CUTOFF
+    store.ingest_metrics([metric("expired", expired), metric("kept", kept)], NOW)
+    alert = {"alert_type": "threshold_exceeded", "rule": "r", "metric_type": "api_latency", "threshold_value": 1.0,
+             "severity": "high", "status": "resolved", "changed_by": "test", "triggered_at": expired}  # fmt: skip
+    store.append_rows("performance_alerts", [{**alert, "id": "old", "changed_at": expired},
+                                             {**alert, "id": "new", "changed_at": kept}])  # fmt: skip
+    runtime = Runtime(Settings(data_dir=str(tmp_path)), store, MemoryBus(), KeyRing([]), clock=lambda: NOW)
+    deleted = enforce_retention(runtime)
+    assert deleted == {"metric_rollups_1m": 1, "performance_alerts": 1, "performance_metrics": 1}
+    assert [r["id"] for r in store.query("SELECT id FROM performance_metrics", {})] == ["kept"]
+    assert [r["id"] for r in store.query("SELECT id FROM performance_alerts", {})] == ["new"]
+    assert enforce_retention(runtime) == {"metric_rollups_1m": 0, "performance_alerts": 0, "performance_metrics": 0}
+    store.close()
