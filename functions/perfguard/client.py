@@ -1,9 +1,10 @@
 """Send performance metrics from a backend service to perfguard, in the background.
 
-`PerfguardClient.record()` only builds a small record (id and timestamp fixed there) and puts it on a bounded
-queue; a daemon thread batches the queue and POSTs it as JSON to the `record_performance_metric` function. Monitoring must never hurt the host, so
-the client is lossy by design: a full queue drops (and counts) instead of blocking, a batch that still fails
-after its retries is dropped (and counted), and no internal error ever reaches the caller.
+`PerfguardClient.record()` only builds a small record (its id and timestamp are fixed there) and puts it on
+a bounded queue; a daemon thread batches the queue and POSTs it as JSON to the `record_performance_metric`
+function. Monitoring must never hurt the host, so the client is lossy by design: a full queue drops (and
+counts) instead of blocking, a batch that still fails after its retries is dropped (and counted), and no
+internal error ever reaches the caller.
 
 Standalone on purpose: it imports only the standard library and urllib3, none of the server's modules,
 so a backend can vendor or install it alone. Modelled on sentry-python's `BackgroundWorker` and transport.

@@ -18,6 +18,7 @@ from perfguard.bus.port import Bus
 from perfguard.domain.kpi import Kpi, default_kpis
 from perfguard.domain.thresholds import ThresholdRule
 from perfguard.domain.validation import IngestLimits
+from perfguard.errors import ConfigError
 from perfguard.settings import Settings, load_settings
 from perfguard.warehouse.port import Warehouse
 from perfguard.warehouse.schema import Table, default_schemas_dir, load_tables, load_views
@@ -85,22 +86,34 @@ def tables(settings: Settings) -> tuple[dict[str, Table], Path]:
     return load_tables(folder), folder
 
 
-def cloud_runtime(settings: Settings) -> Runtime:
-    """BigQuery and Pub/Sub, as deployed by Terraform."""
-    from perfguard.bus.pubsub_bus import make_pubsub_bus
+DB_FILE = "perfguard.duckdb"
+
+
+def make_warehouse(settings: Settings) -> Warehouse:
+    """The warehouse adapter the settings name, with its tables."""
+    schemas, folder = tables(settings)
+    if settings.warehouse == "duckdb":
+        from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        return DuckDBWarehouse(Path(settings.data_dir) / DB_FILE, schemas, load_views(folder, "main"))
     from perfguard.warehouse.bigquery_warehouse import BigQueryWarehouse, make_client
 
-    schemas, folder = tables(settings)
-    dataset = f"{settings.gcp_project}.{settings.bigquery_dataset}"
-    warehouse = BigQueryWarehouse(
-        make_client(settings.gcp_project, settings.bigquery_endpoint),
-        settings.gcp_project,
-        settings.bigquery_dataset,
-        schemas,
-        load_views(folder, dataset),
-        settings.retention_days,
-    )
-    return Runtime(settings, warehouse, make_pubsub_bus(settings.gcp_project), key_ring(settings))
+    client = make_client(settings.gcp_project, settings.bigquery_endpoint)
+    views = load_views(folder, f"{settings.gcp_project}.{settings.bigquery_dataset}")
+    return BigQueryWarehouse(client, settings.gcp_project, settings.bigquery_dataset, schemas, views,
+                             settings.retention_days)  # fmt: skip
+
+
+def cloud_runtime(settings: Settings) -> Runtime:
+    """The runtime of a Cloud Function: Pub/Sub and (normally) BigQuery, as deployed by Terraform."""
+    if settings.bus != "pubsub":
+        raise ConfigError("Cloud Functions publish through Pub/Sub: set PERFGUARD_BUS=pubsub (the in-process bus "
+                          "exists only inside `perfguard serve`)")  # fmt: skip
+    from perfguard.bus.pubsub_bus import make_pubsub_bus
+
+    bus = make_pubsub_bus(settings.gcp_project, settings.pubsub_emulator_host or None)
+    return Runtime(settings, make_warehouse(settings), bus, key_ring(settings))
 
 
 _current: Runtime | None = None

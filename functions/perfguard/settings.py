@@ -65,13 +65,14 @@ def _setting(default: Any, help: str) -> Any:
 class Settings:
     """Everything perfguard can be configured with; see `docs/configuration.md`."""
 
-    warehouse: str = _setting("duckdb", "Warehouse adapter: duckdb (embedded) or bigquery.")
-    bus: str = _setting("inprocess", "Bus adapter: inprocess (embedded) or pubsub.")
+    warehouse: str = _setting("duckdb", "Warehouse adapter: duckdb (a file in data_dir) or bigquery.")
+    bus: str = _setting("inprocess", "Bus adapter: inprocess (the local stack) or pubsub (Cloud Functions).")
     data_dir: str = _setting("data", "Directory of the DuckDB file and local state (embedded stack).")
     gcp_project: str = _setting("", "Google Cloud project id (bigquery / pubsub adapters).")
     bigquery_dataset: str = _setting("perfguard", "BigQuery dataset holding perfguard's tables.")
     bigquery_location: str = _setting("US", "BigQuery location of the dataset.")
     bigquery_endpoint: str = _setting("", "Override of the BigQuery API endpoint (an emulator in tests).")
+    pubsub_emulator_host: str = _setting("", "host:port of a Pub/Sub emulator; empty uses Google Cloud Pub/Sub.")
     schemas_dir: str = _setting("", "Folder of the table schemas; empty finds bigquery_schemas/ beside the code.")
     environment: str = _setting("production", "Environment stored on records that do not name one.")
     api_key: str = _setting("", "One API key with every scope (local stack; PERFGUARD_API_KEY).")

@@ -15,8 +15,13 @@ pytestmark = pytest.mark.stack
 
 
 def stored(stack: RunningStack, endpoint: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    params = {"metric_type": "api_latency", "start": start.isoformat(), "end": end.isoformat(),
-              "endpoint_or_operation": endpoint, "limit": 10000}  # fmt: skip
+    params = {
+        "metric_type": "api_latency",
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "endpoint_or_operation": endpoint,
+        "limit": 10000,
+    }
     response = stack.call("get_performance_data", params=params)
     assert response.status_code == 200, response.text
     metrics: list[dict[str, Any]] = response.json()["metrics"]
@@ -25,8 +30,10 @@ def stored(stack: RunningStack, endpoint: str, start: dt.datetime, end: dt.datet
 
 def test_a_batch_is_stored_and_read_back_field_for_field(stack: RunningStack) -> None:
     hour, endpoint = isolated_hour(), unique("GET /listings")
-    batch = [record(endpoint, 100.0 + i, hour + dt.timedelta(seconds=i), tags={"status": "ok"}, release="1.4.2")
-             for i in range(3)]  # fmt: skip
+    batch = [
+        record(endpoint, 100.0 + i, hour + dt.timedelta(seconds=i), tags={"status": "ok"}, release="1.4.2")
+        for i in range(3)
+    ]
     answer = stack.call("record_performance_metric", json={"metrics": batch}).json()
     assert answer == {"accepted": 3, "stored": 3, "duplicates": 0, "rejected": [], "warnings": []}
     rows = stored(stack, endpoint, hour, hour + dt.timedelta(hours=1))
@@ -61,7 +68,7 @@ def test_good_records_are_kept_when_others_in_the_batch_are_rejected(stack: Runn
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 BAD_RECORDS: list[tuple[str, dict[str, Any], str]] = [
@@ -87,8 +94,9 @@ BAD_RECORDS: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(("case", "change", "message"), BAD_RECORDS, ids=[case for case, _, _ in BAD_RECORDS])
-def test_each_bad_record_gets_its_specific_reason(stack: RunningStack, case: str, change: dict[str, Any],
-                                                  message: str) -> None:  # fmt: skip
+def test_each_bad_record_gets_its_specific_reason(
+    stack: RunningStack, case: str, change: dict[str, Any], message: str
+) -> None:
     bad = {**record(unique("GET /bad"), 10.0, _now()), **change}
     response = stack.call("record_performance_metric", json={"metrics": [bad]})
     assert response.status_code == 400
@@ -140,8 +148,9 @@ def test_get_on_the_ingest_function_is_405(stack: RunningStack) -> None:
     ("key", "status", "message"),
     [(None, 401, "Authorization: Bearer"), ("wrong", 401, "unknown API key"), (READ_KEY, 403, "lacks the 'ingest'")],
 )
-def test_ingest_needs_a_key_with_the_ingest_scope(stack: RunningStack, key: str | None, status: int,
-                                                  message: str) -> None:  # fmt: skip
+def test_ingest_needs_a_key_with_the_ingest_scope(
+    stack: RunningStack, key: str | None, status: int, message: str
+) -> None:
     response = stack.call("record_performance_metric", key=key, json=record("GET /auth", 1.0, _now()))
     assert response.status_code == status and message in response.json()["error"]["message"]
 
@@ -171,8 +180,10 @@ def test_user_data_is_scrubbed_before_it_is_stored(stack: RunningStack) -> None:
 
 def test_timestamps_may_be_rfc3339_or_nanosecond_strings(stack: RunningStack) -> None:
     hour, endpoint = isolated_hour(), unique("GET /time")
-    records = [record(endpoint, 1.0, hour, timestamp=hour.isoformat().replace("+00:00", "Z")),
-               record(endpoint, 2.0, hour, timestamp=str(ns(hour) + 1000))]  # fmt: skip
+    records = [
+        record(endpoint, 1.0, hour, timestamp=hour.isoformat().replace("+00:00", "Z")),
+        record(endpoint, 2.0, hour, timestamp=str(ns(hour) + 1000)),
+    ]
     assert stack.call("record_performance_metric", json={"metrics": records}).json()["stored"] == 2
     rows = stored(stack, endpoint, hour, hour + dt.timedelta(minutes=1))
     assert [r["timestamp_ns"] for r in rows] == [ns(hour), ns(hour) + 1000]

@@ -32,7 +32,7 @@ def test_sigterm_stops_the_stack_cleanly(tmp_path: Path) -> None:
 def test_no_acknowledged_record_is_lost_when_killed_and_restarted(tmp_path: Path) -> None:
     stack = start_stack(tmp_path)
     endpoint = unique("GET /durable")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     acknowledged = 0
     for batch in range(20):
         records = [record(endpoint, float(i), now - dt.timedelta(seconds=i, milliseconds=batch)) for i in range(500)]
@@ -42,9 +42,13 @@ def test_no_acknowledged_record_is_lost_when_killed_and_restarted(tmp_path: Path
     stop_stack(stack, signal.SIGKILL)
     restarted = start_stack(tmp_path)
     try:
-        params = {"metric_type": "api_latency", "endpoint_or_operation": endpoint,
-                  "start": (now - dt.timedelta(hours=1)).isoformat(), "end": (now + dt.timedelta(minutes=1)).isoformat(),
-                  "limit": 10000}  # fmt: skip
+        params = {
+            "metric_type": "api_latency",
+            "endpoint_or_operation": endpoint,
+            "start": (now - dt.timedelta(hours=1)).isoformat(),
+            "end": (now + dt.timedelta(minutes=1)).isoformat(),
+            "limit": 10000,
+        }
         metrics = restarted.call("get_performance_data", params=params).json()["metrics"]
         assert len(metrics) == acknowledged == 10_000
     finally:
@@ -54,7 +58,7 @@ def test_no_acknowledged_record_is_lost_when_killed_and_restarted(tmp_path: Path
 def test_the_kpi_latency_is_the_p95_of_the_last_hour(tmp_path: Path) -> None:
     stack = start_stack(tmp_path)
     try:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         rng = random.Random(3)
         values = [round(rng.lognormvariate(6.5, 0.6), 3) for _ in range(400)]
         old = [record(unique("GET /old"), 99_999.0, now - dt.timedelta(hours=2))]  # outside the window

@@ -41,8 +41,14 @@ def test_pages_return_every_record_once_in_time_order(stack: RunningStack) -> No
     seen: list[dict[str, Any]] = []
     cursor = None
     for _ in range(5):
-        params = {"metric_type": "api_latency", "start": hour.isoformat(), "end": (hour + HOUR).isoformat(),
-                  "endpoint_or_operation": endpoint, "limit": 10, **({"cursor": cursor} if cursor else {})}  # fmt: skip
+        params = {
+            "metric_type": "api_latency",
+            "start": hour.isoformat(),
+            "end": (hour + HOUR).isoformat(),
+            "endpoint_or_operation": endpoint,
+            "limit": 10,
+            **({"cursor": cursor} if cursor else {}),
+        }
         page = stack.call("get_performance_data", params=params).json()
         seen.extend(page["metrics"])
         cursor = page["next_cursor"]
@@ -56,8 +62,12 @@ def test_tag_filters_select_matching_records(stack: RunningStack) -> None:
     hour, endpoint = isolated_hour(), unique("GET /tagged")
     batch = [record(endpoint, float(i), hour, tags={"platform": "ios" if i % 3 else "android"}) for i in range(9)]
     ingest(stack, batch)
-    params = {"metric_type": "api_latency", "start": hour.isoformat(), "end": (hour + HOUR).isoformat(),
-              "tag.platform": "android"}  # fmt: skip
+    params = {
+        "metric_type": "api_latency",
+        "start": hour.isoformat(),
+        "end": (hour + HOUR).isoformat(),
+        "tag.platform": "android",
+    }
     metrics = stack.call("get_performance_data", params=params).json()["metrics"]
     assert sorted(m["value"] for m in metrics) == [0.0, 3.0, 6.0]
 
@@ -95,8 +105,9 @@ def test_tag_filters_select_matching_records(stack: RunningStack) -> None:
         ),
     ],
 )
-def test_bad_query_parameters_get_400_with_the_reason(stack: RunningStack, params: dict[str, str],
-                                                      message: str) -> None:  # fmt: skip
+def test_bad_query_parameters_get_400_with_the_reason(
+    stack: RunningStack, params: dict[str, str], message: str
+) -> None:
     response = stack.call("get_performance_data", params=params)
     assert response.status_code == 400 and message in response.json()["error"]["message"]
 
@@ -105,8 +116,10 @@ def test_summary_matches_numpy_exactly_within_a_day(stack: RunningStack) -> None
     hour, endpoint = isolated_hour(), unique("GET /search")
     values = latencies(997, seed=1)
     statuses = ["timeout" if i % 50 == 0 else "error" if i % 20 == 0 else "ok" for i in range(len(values))]
-    batch = [record(endpoint, v, hour + dt.timedelta(seconds=i * 3), tags={"status": s})
-             for i, (v, s) in enumerate(zip(values, statuses, strict=True))]  # fmt: skip
+    batch = [
+        record(endpoint, v, hour + dt.timedelta(seconds=i * 3), tags={"status": s})
+        for i, (v, s) in enumerate(zip(values, statuses, strict=True))
+    ]
     ingest(stack, batch)
     body = summary(stack, start=hour.isoformat(), end=(hour + HOUR).isoformat(), endpoint_or_operation=endpoint)
     assert body["method"] == "exact"
@@ -125,8 +138,9 @@ def test_summary_buckets_by_interval(stack: RunningStack) -> None:
     hour, endpoint = isolated_hour(), unique("GET /bucketed")
     batch = [record(endpoint, float(i), hour + dt.timedelta(minutes=i)) for i in range(60)]
     ingest(stack, batch)
-    body = summary(stack, start=hour.isoformat(), end=(hour + HOUR).isoformat(), endpoint_or_operation=endpoint,
-                   interval="5m")  # fmt: skip
+    body = summary(
+        stack, start=hour.isoformat(), end=(hour + HOUR).isoformat(), endpoint_or_operation=endpoint, interval="5m"
+    )
     groups = body["groups"]
     assert len(groups) == 12 and all(g["count"] == 5 for g in groups)
     assert groups[1]["bucket_start"] == (hour + dt.timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
@@ -138,8 +152,9 @@ def test_summary_compares_with_the_same_window_a_day_earlier(stack: RunningStack
     before = [record(endpoint, 100.0 + i, hour - dt.timedelta(days=1) + dt.timedelta(seconds=i)) for i in range(101)]
     now = [record(endpoint, 150.0 + 1.5 * i, hour + dt.timedelta(seconds=i)) for i in range(101)]
     ingest(stack, before + now)
-    [group] = summary(stack, start=hour.isoformat(), end=(hour + HOUR).isoformat(),
-                      endpoint_or_operation=endpoint)["groups"]  # fmt: skip
+    [group] = summary(stack, start=hour.isoformat(), end=(hour + HOUR).isoformat(), endpoint_or_operation=endpoint)[
+        "groups"
+    ]
     day = group["baseline"]["day_ago"]
     assert day["p95"] == pytest.approx(195.0) and group["p95"] == pytest.approx(292.5)
     assert day["p95_change"] == pytest.approx(292.5 / 195.0 - 1)
@@ -150,8 +165,12 @@ def test_long_ranges_use_the_histograms_within_one_percent(stack: RunningStack) 
     hour, endpoint = isolated_hour(), unique("GET /long")
     values = latencies(2000, seed=2)
     ingest(stack, [record(endpoint, v, hour + dt.timedelta(seconds=i)) for i, v in enumerate(values)])
-    body = summary(stack, start=(hour - dt.timedelta(days=2)).isoformat(), end=(hour + HOUR).isoformat(),
-                   endpoint_or_operation=endpoint)  # fmt: skip
+    body = summary(
+        stack,
+        start=(hour - dt.timedelta(days=2)).isoformat(),
+        end=(hour + HOUR).isoformat(),
+        endpoint_or_operation=endpoint,
+    )
     assert body["method"] == "histogram"
     [group] = body["groups"]
     data = np.array(values)
@@ -161,6 +180,13 @@ def test_long_ranges_use_the_histograms_within_one_percent(stack: RunningStack) 
 
 
 def test_an_unknown_interval_is_refused(stack: RunningStack) -> None:
-    response = stack.call("get_performance_summary", params={"metric_type": "api_latency", "interval": "2m",
-                          "start": "2026-11-01T00:00:00Z", "end": "2026-11-01T01:00:00Z"})  # fmt: skip
+    response = stack.call(
+        "get_performance_summary",
+        params={
+            "metric_type": "api_latency",
+            "interval": "2m",
+            "start": "2026-11-01T00:00:00Z",
+            "end": "2026-11-01T01:00:00Z",
+        },
+    )
     assert response.status_code == 400 and "interval must be one of 1m, 5m, 1h, 1d" in response.text

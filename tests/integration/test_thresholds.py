@@ -42,8 +42,18 @@ def test_fires_on_exactly_the_fifth_consecutive_breaching_minute(stack: RunningS
     assert alert["severity"] == "high" and alert["resolved_at"] is None
     context = json.loads(alert["context"])
     assert [w["count"] for w in context["windows"]] == [12] * 5
-    assert set(alert) >= {"id", "alert_type", "metric_type", "current_value", "threshold_value", "severity",
-                          "context", "status", "triggered_at", "resolved_at"}  # fmt: skip
+    assert set(alert) >= {
+        "id",
+        "alert_type",
+        "metric_type",
+        "current_value",
+        "threshold_value",
+        "severity",
+        "context",
+        "status",
+        "triggered_at",
+        "resolved_at",
+    }
 
 
 def test_four_breaching_minutes_and_a_good_one_do_not_fire(stack: RunningStack) -> None:
@@ -69,20 +79,28 @@ def test_the_same_episode_keeps_its_alert_id_and_clears_when_latency_recovers(st
 
 def test_new_data_on_the_bus_makes_the_evaluator_open_the_alert(stack: RunningStack) -> None:
     endpoint = unique("POST /swaps/live")
-    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     backfill(stack, endpoint, now - 6 * MINUTE, [SLOW] * 6)
     assert stack.wait_for_output(f"alert open: p95_api_latency {endpoint}", timeout=30), stack.output()[-2000:]
 
 
 def test_kpi_dashboard_lists_every_kpi_with_status(stack: RunningStack) -> None:
     endpoint = unique("GET /kpi")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     records = [record(endpoint, 100.0, now - dt.timedelta(seconds=i)) for i in range(30)]
     stack.call("record_performance_metric", json={"metrics": records})
     body = stack.call("get_kpi_status").json()
     kpis = {k["key"]: k for k in body["kpis"]}
-    assert set(kpis) == {"api_latency_p95", "crash_free_sessions", "swap_success_rate", "swap_completion_median",
-                         "d1_retention", "retention_4w", "canister_cycles_runway", "canister_memory_headroom"}  # fmt: skip
+    assert set(kpis) == {
+        "api_latency_p95",
+        "crash_free_sessions",
+        "swap_success_rate",
+        "swap_completion_median",
+        "d1_retention",
+        "retention_4w",
+        "canister_cycles_runway",
+        "canister_memory_headroom",
+    }
     latency = kpis["api_latency_p95"]
     assert latency["sample_size"] >= 30 and latency["status"] in ("ok", "at_risk", "breach")
     assert latency["target"] == 2000.0 and latency["comparator"] == "<="

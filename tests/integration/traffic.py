@@ -22,7 +22,7 @@ def unique(name: str) -> str:
 
 def isolated_hour() -> dt.datetime:
     """The start of a past hour that no other test of the session writes to."""
-    now = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     return now - dt.timedelta(hours=next(_slots))
 
 

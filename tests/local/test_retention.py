@@ -14,13 +14,25 @@ from perfguard.settings import Settings
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
 from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
 
-NOW = dt.datetime(2026, 11, 26, 3, 17, tzinfo=dt.timezone.utc)
-CUTOFF = dt.datetime(2026, 8, 28, tzinfo=dt.timezone.utc)  # midnight 90 days before today
+NOW = dt.datetime(2026, 11, 26, 3, 17, tzinfo=dt.UTC)
+CUTOFF = dt.datetime(2026, 8, 28, tzinfo=dt.UTC)  # midnight 90 days before today
 
 
 def metric(record_id: str, at: dt.datetime) -> PerformanceMetric:
-    return PerformanceMetric(record_id, MetricType.API_LATENCY, "GET /x", 5.0, Unit.MS, None,
-                             int(at.timestamp() * 1_000_000), {}, Outcome.OK, "test", None, "test")  # fmt: skip
+    return PerformanceMetric(
+        record_id,
+        MetricType.API_LATENCY,
+        "GET /x",
+        5.0,
+        Unit.MS,
+        None,
+        int(at.timestamp() * 1_000_000),
+        {},
+        Outcome.OK,
+        "test",
+        None,
+        "test",
+    )
 
 
 def test_rows_of_partitions_older_than_90_days_are_deleted_from_every_table(tmp_path: Path) -> None:
@@ -29,10 +41,20 @@ def test_rows_of_partitions_older_than_90_days_are_deleted_from_every_table(tmp_
     store.ensure_tables()
     expired, kept = CUTOFF - dt.timedelta(microseconds=1), CUTOFF
     store.ingest_metrics([metric("expired", expired), metric("kept", kept)], NOW)
-    alert = {"alert_type": "threshold_exceeded", "rule": "r", "metric_type": "api_latency", "threshold_value": 1.0,
-             "severity": "high", "status": "resolved", "changed_by": "test", "triggered_at": expired}  # fmt: skip
-    store.append_rows("performance_alerts", [{**alert, "id": "old", "changed_at": expired},
-                                             {**alert, "id": "new", "changed_at": kept}])  # fmt: skip
+    alert = {
+        "alert_type": "threshold_exceeded",
+        "rule": "r",
+        "metric_type": "api_latency",
+        "threshold_value": 1.0,
+        "severity": "high",
+        "status": "resolved",
+        "changed_by": "test",
+        "triggered_at": expired,
+    }
+    store.append_rows(
+        "performance_alerts",
+        [{**alert, "id": "old", "changed_at": expired}, {**alert, "id": "new", "changed_at": kept}],
+    )
     runtime = Runtime(Settings(data_dir=str(tmp_path)), store, MemoryBus(), KeyRing([]), clock=lambda: NOW)
     deleted = enforce_retention(runtime)
     assert deleted == {"metric_rollups_1m": 1, "performance_alerts": 1, "performance_metrics": 1}

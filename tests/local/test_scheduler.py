@@ -8,7 +8,7 @@ from perfguard.bus.memory import MemoryBus
 from perfguard.local.scheduler import LocalScheduler
 from perfguard.topology import load_topology
 
-START = dt.datetime(2026, 11, 26, 2, 59, 30, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 11, 26, 2, 59, 30, tzinfo=dt.UTC)
 
 
 class FakeTime:

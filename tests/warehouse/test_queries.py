@@ -18,7 +18,7 @@ from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
 from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
 from perfguard.warehouse.sql import load_query
 
-T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 NOW = T0 + dt.timedelta(hours=3)
 MINUTE = dt.timedelta(minutes=1)
 
@@ -34,8 +34,15 @@ def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
 
 def metric(endpoint: str, value: float, at: dt.datetime, record_id: str, **tags: str) -> dict[str, Any]:
     stamp = int(at.timestamp()) * 10**9 + at.microsecond * 1000
-    return {"id": record_id, "metric_type": "api_latency", "endpoint_or_operation": endpoint, "value": value,
-            "unit": "ms", "timestamp": stamp, "tags": tags}  # fmt: skip
+    return {
+        "id": record_id,
+        "metric_type": "api_latency",
+        "endpoint_or_operation": endpoint,
+        "value": value,
+        "unit": "ms",
+        "timestamp": stamp,
+        "tags": tags,
+    }
 
 
 def ingest(store: DuckDBWarehouse, records: list[dict[str, Any]]) -> int:
@@ -45,25 +52,38 @@ def ingest(store: DuckDBWarehouse, records: list[dict[str, Any]]) -> int:
 
 
 def params(**extra: Any) -> dict[str, Any]:
-    return {"metric_type": "api_latency", "start": T0, "end": T0 + dt.timedelta(hours=1),
-            "endpoint_or_operation": None, "interval_us": 0, **extra}  # fmt: skip
+    return {
+        "metric_type": "api_latency",
+        "start": T0,
+        "end": T0 + dt.timedelta(hours=1),
+        "endpoint_or_operation": None,
+        "interval_us": 0,
+        **extra,
+    }
 
 
 def test_ingest_stores_new_ids_once_and_rolls_them_up(warehouse: DuckDBWarehouse) -> None:
     records = [metric("a", v, T0 + dt.timedelta(seconds=i), f"id{i}") for i, v in enumerate([1.0, 2.0, 4.0])]
     assert ingest(warehouse, records + [records[0]]) == 3  # a repeat inside the batch counts once
     assert ingest(warehouse, records) == 0  # a retried batch stores nothing
-    rows = warehouse.query("SELECT bucket, SUM(count) AS n, SUM(sum) AS s FROM metric_rollups_1m GROUP BY bucket "
-                           "ORDER BY bucket", {})  # fmt: skip
+    rows = warehouse.query(
+        "SELECT bucket, SUM(count) AS n, SUM(sum) AS s FROM metric_rollups_1m GROUP BY bucket ORDER BY bucket", {}
+    )
     assert [(r["bucket"], r["n"], r["s"]) for r in rows] == [(0, 1, 1.0), (64, 1, 2.0), (128, 1, 4.0)]
 
 
 def test_performance_data_pages_and_filters(warehouse: DuckDBWarehouse) -> None:
-    ingest(warehouse, [metric("a", float(i), T0 + dt.timedelta(seconds=i // 2), f"id{i:02}", status="ok" if i % 2
-                              else "error") for i in range(6)])  # fmt: skip
+    ingest(
+        warehouse,
+        [
+            metric("a", float(i), T0 + dt.timedelta(seconds=i // 2), f"id{i:02}", status="ok" if i % 2 else "error")
+            for i in range(6)
+        ],
+    )
     sql = load_query("performance_data").replace("/*tag_filters*/", "AND JSON_VALUE(tags, '$.status') = @tag_0")
-    first = warehouse.query(sql, params(after_timestamp=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),
-                                        after_id="", limit=2, tag_0="error"))  # fmt: skip
+    first = warehouse.query(
+        sql, params(after_timestamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC), after_id="", limit=2, tag_0="error")
+    )
     assert [r["id"] for r in first] == ["id00", "id02"]
     after = warehouse.query(
         sql, params(after_timestamp=first[-1]["timestamp"], after_id="id02", limit=2, tag_0="error")
@@ -73,8 +93,14 @@ def test_performance_data_pages_and_filters(warehouse: DuckDBWarehouse) -> None:
 
 def test_summary_exact_numbers(warehouse: DuckDBWarehouse) -> None:
     values = [10.0, 20.0, 30.0, 40.0, 1000.0]
-    ingest(warehouse, [metric("a", v, T0 + dt.timedelta(minutes=i), f"a{i}", status="timeout" if i == 4 else "ok")
-                       for i, v in enumerate(values)] + [metric("b", 5.0, T0, "b0", status_code="503")])  # fmt: skip
+    ingest(
+        warehouse,
+        [
+            metric("a", v, T0 + dt.timedelta(minutes=i), f"a{i}", status="timeout" if i == 4 else "ok")
+            for i, v in enumerate(values)
+        ]
+        + [metric("b", 5.0, T0, "b0", status_code="503")],
+    )
     rows = {r["endpoint_or_operation"]: r for r in warehouse.query(load_query("summary_exact"), params())}
     a = rows["a"]
     # Linear interpolation by hand: rank q*(n-1) = 2 -> 30; 3.8 -> 40 + 0.8*960 = 808; 3.96 -> 40 + 0.96*960 = 961.6
@@ -95,8 +121,13 @@ def test_summary_exact_buckets_start_on_interval_boundaries(warehouse: DuckDBWar
 def test_summary_histogram_sums_partial_rollups(warehouse: DuckDBWarehouse) -> None:
     values = [3.0, 3.0, 7.5, 120.0]
     ingest(warehouse, [metric("a", v, T0 + dt.timedelta(seconds=i), f"h{i}") for i, v in enumerate(values[:2])])
-    ingest(warehouse, [metric("a", v, T0 + dt.timedelta(seconds=i + 2), f"h{i + 2}", status="error")
-                       for i, v in enumerate(values[2:])])  # fmt: skip
+    ingest(
+        warehouse,
+        [
+            metric("a", v, T0 + dt.timedelta(seconds=i + 2), f"h{i + 2}", status="error")
+            for i, v in enumerate(values[2:])
+        ],
+    )
     rows = warehouse.query(load_query("summary_histogram"), params())
     by_bucket = {r["bucket"]: r for r in rows}
     assert set(by_bucket) == {bucket_of(v) for v in values}
@@ -107,8 +138,11 @@ def test_summary_histogram_sums_partial_rollups(warehouse: DuckDBWarehouse) -> N
 def test_minute_p95_per_endpoint_and_overall(warehouse: DuckDBWarehouse) -> None:
     a = [float(v) for v in range(1, 21)]
     b = [100.0] * 5
-    ingest(warehouse, [metric("a", v, T0 + dt.timedelta(seconds=i), f"a{i}") for i, v in enumerate(a)]
-           + [metric("b", v, T0 + dt.timedelta(seconds=i), f"b{i}") for i, v in enumerate(b)])  # fmt: skip
+    ingest(
+        warehouse,
+        [metric("a", v, T0 + dt.timedelta(seconds=i), f"a{i}") for i, v in enumerate(a)]
+        + [metric("b", v, T0 + dt.timedelta(seconds=i), f"b{i}") for i, v in enumerate(b)],
+    )
     rows = warehouse.query(load_query("minute_p95"), params())
     got = {(r["endpoint_or_operation"], r["minute"]): (r["count"], r["p95"]) for r in rows}
     assert got[("a", T0)] == (20, pytest.approx(np.percentile(a, 95)))
@@ -124,16 +158,32 @@ def test_overall_p95(warehouse: DuckDBWarehouse) -> None:
 
 
 def test_recent_alerts_returns_the_latest_state_of_each_alert(warehouse: DuckDBWarehouse) -> None:
-    base = {"alert_type": "threshold_exceeded", "rule": "r", "metric_type": "api_latency", "threshold_value": 2000.0,
-            "severity": "high", "changed_by": "evaluator", "context": json.dumps({"endpoint_or_operation": "a"})}  # fmt: skip
+    base = {
+        "alert_type": "threshold_exceeded",
+        "rule": "r",
+        "metric_type": "api_latency",
+        "threshold_value": 2000.0,
+        "severity": "high",
+        "changed_by": "evaluator",
+        "context": json.dumps({"endpoint_or_operation": "a"}),
+    }
     old = T0 - dt.timedelta(days=2)
-    warehouse.append_rows("performance_alerts", [
-        {**base, "id": "open-then-resolved", "status": "open", "triggered_at": T0, "changed_at": T0},
-        {**base, "id": "open-then-resolved", "status": "resolved", "triggered_at": T0, "changed_at": T0 + MINUTE,
-         "resolved_at": T0 + MINUTE},
-        {**base, "id": "still-open", "status": "investigating", "triggered_at": old, "changed_at": old},
-        {**base, "id": "long-resolved", "status": "resolved", "triggered_at": old, "changed_at": old},
-    ])  # fmt: skip
+    warehouse.append_rows(
+        "performance_alerts",
+        [
+            {**base, "id": "open-then-resolved", "status": "open", "triggered_at": T0, "changed_at": T0},
+            {
+                **base,
+                "id": "open-then-resolved",
+                "status": "resolved",
+                "triggered_at": T0,
+                "changed_at": T0 + MINUTE,
+                "resolved_at": T0 + MINUTE,
+            },
+            {**base, "id": "still-open", "status": "investigating", "triggered_at": old, "changed_at": old},
+            {**base, "id": "long-resolved", "status": "resolved", "triggered_at": old, "changed_at": old},
+        ],
+    )
     rows = warehouse.query(load_query("recent_alerts"), {"metric_type": "api_latency", "since": T0 - MINUTE})
     assert [(r["id"], r["status"]) for r in rows] == [
         ("still-open", "investigating"),

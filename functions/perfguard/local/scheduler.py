@@ -17,7 +17,7 @@ Clock = Callable[[], dt.datetime]
 
 
 def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class LocalScheduler:

@@ -16,15 +16,13 @@ import waitress
 
 from perfguard import runtime as rt
 from perfguard.bus.inprocess import InProcessBus
+from perfguard.errors import ConfigError
 from perfguard.local.scheduler import LocalScheduler
 from perfguard.local.wsgi import build_app
 from perfguard.settings import Settings
 from perfguard.topology import load_topology
-from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import load_views
 
 log = logging.getLogger(__name__)
-DB_FILE = "perfguard.duckdb"
 
 
 class LocalStack:
@@ -43,10 +41,11 @@ class LocalStack:
 
     def start(self) -> None:
         """Open the store, build the runtime, bind the port and start the bus and the scheduler."""
+        if self.settings.bus != "inprocess":
+            raise ConfigError("the local stack runs the in-process bus; unset PERFGUARD_BUS or set it to inprocess")
         data = Path(self.settings.data_dir)
         data.mkdir(parents=True, exist_ok=True)
-        schemas, folder = rt.tables(self.settings)
-        self.warehouse = DuckDBWarehouse(data / DB_FILE, schemas, load_views(folder, "main"))
+        self.warehouse = rt.make_warehouse(self.settings)
         self.warehouse.ensure_tables()
         topology = load_topology()
         self.bus = InProcessBus(topology, data)
@@ -57,7 +56,10 @@ class LocalStack:
         self.bus.start(self.url)
         self.scheduler = LocalScheduler(list(topology.schedules), self.bus)
         self.scheduler.start()
-        log.info("perfguard serving %d functions on %s (data in %s)", len(self.functions), self.url, data / DB_FILE)
+        where = (
+            data / rt.DB_FILE if self.settings.warehouse == "duckdb" else f"BigQuery {self.settings.bigquery_dataset}"
+        )
+        log.info("perfguard serving %d functions on %s (data in %s)", len(self.functions), self.url, where)
 
     def serve_forever(self) -> None:
         """Serve until Ctrl-C or SIGTERM, then stop cleanly."""

@@ -1,0 +1,251 @@
+"""Shared by the benchmarks: the local stack in a subprocess, realistic api_latency records, figures.
+
+The stack runs exactly as a user starts it (`python -m perfguard serve --port 0 --data-dir DIR`), so the
+figures include waitress, functions-framework, the bus and the scheduler, not just the handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import platform
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from perfguard.domain.metric import MetricType, PerformanceMetric, Unit, outcome_from_tags
+
+API_KEY = "bench-admin-key-0123456789"
+START_TIMEOUT_S = 60
+
+# 50 endpoints of a marketplace backend, each with its own typical latency (ms): a realistic mix of
+# fast reads, slower writes and a few slow canister calls.
+_ROUTES = (
+    "listings",
+    "listings/{id}",
+    "listings/search",
+    "offers",
+    "offers/{id}",
+    "swaps",
+    "swaps/{id}",
+    "swaps/{id}/status",
+    "users/{id}/profile",
+    "wallet/balance",
+)
+_VERBS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+ENDPOINTS = tuple(f"{verb} /api/v1/{route}" for route in _ROUTES for verb in _VERBS)
+_MEDIAN_MS = np.geomspace(15.0, 900.0, len(ENDPOINTS))
+_SIGMA = 0.6  # lognormal shape: p99 is ~4x the median, as typical API latencies
+_STATUS_CODES = np.array(["200", "201", "400", "404", "500", "504"])
+_STATUS_WEIGHTS = np.array([0.90, 0.04, 0.02, 0.02, 0.015, 0.005])
+_PLATFORMS = np.array(["android", "ios", "web"])
+_REGIONS = np.array(["europe-west1", "us-central1", "asia-east1"])
+
+
+@dataclass
+class Stack:
+    """A running `perfguard serve` process and where it listens."""
+
+    process: subprocess.Popen[str]
+    url: str
+    data_dir: Path
+    lines: list[str] = field(default_factory=list)
+
+    def get(self, function: str, params: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+        """GET a function with the admin key; raises on an HTTP error."""
+        response = requests.get(f"{self.url}/{function}", params=params, headers=auth_headers(), timeout=timeout)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def auth_headers() -> dict[str, str]:
+    """The Authorization header of the benchmark's admin key."""
+    return {"Authorization": f"Bearer {API_KEY}"}
+
+
+@contextlib.contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    """A temporary directory, deleted afterwards even on error."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_stack(data_dir: Path) -> Iterator[Stack]:
+    """The local stack on `data_dir`, stopped (SIGINT, then kill) however the block ends."""
+    stack = start_stack(data_dir)
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)
+
+
+def start_stack(data_dir: Path) -> Stack:
+    """Start `perfguard serve --port 0` and wait for its 'serving on' line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFGUARD_")}
+    env["PERFGUARD_API_KEY"] = API_KEY
+    command = [sys.executable, "-m", "perfguard", "serve", "--port", "0", "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    found: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(process, lines, found), daemon=True).start()
+    try:
+        url = found.get(timeout=START_TIMEOUT_S)
+    except queue.Empty:
+        process.kill()
+        process.wait(10)
+        raise RuntimeError("the stack did not start:\n" + "\n".join(lines[-30:])) from None
+    return Stack(process, url, data_dir, lines)
+
+
+def _pump(process: subprocess.Popen[str], lines: list[str], found: queue.Queue[str]) -> None:
+    # Keep reading so the server never blocks on a full pipe; remember lines for error reports.
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("perfguard is serving on "):
+            found.put(line.split()[4])
+
+
+def stop_stack(stack: Stack, timeout: float = 60) -> None:
+    """SIGINT (a clean shutdown that checkpoints DuckDB), then SIGKILL if it hangs."""
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGINT)
+        try:
+            stack.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stack.process.kill()
+            stack.process.wait(10)
+    errors = [line for line in stack.lines if " ERROR " in line or "Traceback" in line]
+    if errors:
+        print(f"  note: the stack logged {len(errors)} error line(s); first: {errors[0]}")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Generated api_latency records as columns (numpy), cheap to build by the million."""
+
+    endpoint: np.ndarray  # index into ENDPOINTS
+    value: np.ndarray  # ms
+    timestamp_ns: np.ndarray  # int64, sorted ascending
+    status_code: np.ndarray  # str
+    platform: np.ndarray  # str
+    region: np.ndarray  # str, "" when the record has only two tags
+    id_prefix: str
+    first_id: int
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def record_id(self, i: int) -> str:
+        """The unique id of record i."""
+        return f"{self.id_prefix}-{self.first_id + i:09d}"
+
+
+def generate(
+    count: int, start_ns: int, end_ns: int, rng: np.random.Generator, id_prefix: str, first_id: int = 0
+) -> Columns:
+    """`count` records with timestamps in [start_ns, end_ns), sorted by time; 2 or 3 tags each."""
+    endpoint = rng.integers(0, len(ENDPOINTS), count)
+    value = np.round(rng.lognormal(np.log(_MEDIAN_MS[endpoint]), _SIGMA), 3)
+    stamps = np.sort(rng.integers(start_ns // 1000, end_ns // 1000, count)) * 1000  # microseconds, as stored
+    status = _STATUS_CODES[rng.choice(len(_STATUS_CODES), count, p=_STATUS_WEIGHTS)]
+    platform_ = _PLATFORMS[rng.integers(0, len(_PLATFORMS), count)]
+    region = np.where(rng.random(count) < 0.5, _REGIONS[rng.integers(0, len(_REGIONS), count)], "")
+    return Columns(endpoint, value, stamps, status, platform_, region, id_prefix, first_id)
+
+
+def _tags(columns: Columns, i: int) -> dict[str, str]:
+    tags = {"status_code": str(columns.status_code[i]), "platform": str(columns.platform[i])}
+    if columns.region[i]:
+        tags["region"] = str(columns.region[i])
+    return tags
+
+
+def as_records(columns: Columns, indices: Sequence[int] | range | None = None) -> list[dict[str, Any]]:
+    """The records as the JSON objects a client sends to record_performance_metric."""
+    picked = range(len(columns)) if indices is None else indices
+    values, stamps, endpoints = columns.value.tolist(), columns.timestamp_ns.tolist(), columns.endpoint.tolist()
+    return [
+        {
+            "id": columns.record_id(i),
+            "metric_type": "api_latency",
+            "endpoint_or_operation": ENDPOINTS[endpoints[i]],
+            "value": values[i],
+            "unit": "ms",
+            "timestamp": stamps[i],
+            "tags": _tags(columns, i),
+            "source": "bench",
+            "environment": "production",
+        }
+        for i in picked
+    ]
+
+
+def as_metrics(columns: Columns, indices: Sequence[int] | range | None = None) -> list[PerformanceMetric]:
+    """The records as the PerformanceMetric objects validation makes of them, built directly (much faster)."""
+    picked = range(len(columns)) if indices is None else indices
+    values, stamps, endpoints = columns.value.tolist(), columns.timestamp_ns.tolist(), columns.endpoint.tolist()
+    metrics = []
+    for i in picked:
+        tags = _tags(columns, i)
+        metrics.append(
+            PerformanceMetric(
+                id=columns.record_id(i),
+                metric_type=MetricType.API_LATENCY,
+                endpoint_or_operation=ENDPOINTS[endpoints[i]],
+                value=values[i],
+                unit=Unit.MS,
+                percentile=None,
+                timestamp_us=stamps[i] // 1000,
+                tags=tags,
+                outcome=outcome_from_tags(tags),
+                source="bench",
+                release=None,
+                environment="production",
+            )
+        )
+    return metrics
+
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """The nearest-rank q-quantile of an ascending sequence."""
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def machine() -> str:
+    """One line naming where the figures were measured."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{today}; {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}); "
+        f"Python {platform.python_version()}; load average {load}"
+    )
+
+
+def now_ns() -> int:
+    """The wall clock in integer nanoseconds."""
+    return time.time_ns()
+
+
+def rfc3339(ns: int) -> str:
+    """Integer nanoseconds as an RFC 3339 string (microsecond precision)."""
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=ns // 1000)
+    return moment.isoformat().replace("+00:00", "Z")
