@@ -47,7 +47,7 @@ _ROUTES = (
 )
 _VERBS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 ENDPOINTS = tuple(f"{verb} /api/v1/{route}" for route in _ROUTES for verb in _VERBS)
-_MEDIAN_MS = np.geomspace(15.0, 900.0, len(ENDPOINTS))
+_MEDIAN_MS = np.geomspace(10.0, 400.0, len(ENDPOINTS))
 _SIGMA = 0.6  # lognormal shape: p99 is ~4x the median, as typical API latencies
 _STATUS_CODES = np.array(["200", "201", "400", "404", "500", "504"])
 _STATUS_WEIGHTS = np.array([0.90, 0.04, 0.02, 0.02, 0.015, 0.005])

@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -21,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from perfguard.client import PerfguardClient, _parse_retry_after
+from perfguard.client import PerfguardClient, Reply, _parse_retry_after
 
 API_KEY = "pgk_test_key"
 Answer = tuple[int, dict[str, str], dict[str, Any]]
@@ -285,6 +287,32 @@ def test_close_sends_pending_records_and_later_records_return_false(
     client.close()  # a second close is harmless
 
 
+def test_close_is_bounded_when_the_server_hangs(
+    receiver: Receiver, make_client: Callable[..., PerfguardClient]
+) -> None:
+    receiver.hang = True
+    client = make_client(receiver.url, flush_interval=0.01, timeout=5)
+    client.record("api_latency", "GET /", 1.0, "ms")
+    _wait_until(lambda: len(receiver.requests) == 1)
+    client.record("api_latency", "GET /", 2.0, "ms")
+    started = time.monotonic()
+    client.close(timeout=0.3)
+    assert time.monotonic() - started < 1.0
+    receiver.release.set()
+    _wait_until(lambda: len(receiver.stored) == 2)  # the worker finishes its work after close() gave up waiting
+
+
+def test_pending_records_are_sent_at_interpreter_exit(receiver: Receiver) -> None:
+    script = (
+        "from perfguard.client import PerfguardClient\n"
+        f"client = PerfguardClient({receiver.url!r}, 'key', flush_interval=30)\n"
+        "for i in range(3):\n"
+        "    client.record('api_latency', 'exit', float(i), 'ms')\n"
+    )  # no flush(), no close(): the atexit hook sends them
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=20)
+    assert len(receiver.stored) == 3
+
+
 def test_the_client_survives_the_server_being_down(make_client: Callable[..., PerfguardClient]) -> None:
     with socket.socket() as probe:  # a port that nothing listens on: connections are refused
         probe.bind(("127.0.0.1", 0))
@@ -296,6 +324,55 @@ def test_the_client_survives_the_server_being_down(make_client: Callable[..., Pe
     assert time.monotonic() - started < 3
     assert client.stats() == {"sent": 0, "dropped": 0, "rejected": 0, "failed": 5}
     assert client.record("api_latency", "GET /", 1.0, "ms")  # and it carries on
+
+
+def test_records_from_many_threads_all_arrive_once(
+    receiver: Receiver, make_client: Callable[..., PerfguardClient]
+) -> None:
+    client = make_client(receiver.url, batch_size=500, flush_interval=0.05)
+
+    def record_many() -> None:
+        for i in range(2000):
+            client.record("api_latency", "GET /", float(i), "ms")
+
+    threads = [threading.Thread(target=record_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert client.flush(10)
+    assert len(receiver.all_metrics()) == len(receiver.stored) == 8000  # every id unique, none sent twice
+    assert client.stats() == {"sent": 8000, "dropped": 0, "rejected": 0, "failed": 0}
+
+
+class _FlakyTransport:
+    """Returns garbage once (a bug in a custom transport), then works."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def post(self, url: str, body: bytes, headers: Any, timeout: float) -> Reply:
+        self.calls += 1
+        if self.calls == 1:
+            return None  # type: ignore[return-value]
+        return Reply(200, json.dumps({"accepted": len(json.loads(body)["metrics"]), "rejected": []}).encode())
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_worker_survives_internal_errors(
+    make_client: Callable[..., PerfguardClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = _FlakyTransport()
+    client = make_client("http://127.0.0.1:9", transport=transport)
+    client.record("api_latency", "GET /", 1.0, "ms")
+    assert client.flush(5)
+    client.record("api_latency", "GET /", 2.0, "ms")
+    assert client.flush(5)
+    assert transport.calls == 2
+    assert client.stats() == {"sent": 1, "dropped": 0, "rejected": 0, "failed": 1}
+    assert any("internal error in the sending thread" in r.getMessage() for r in caplog.records)
 
 
 def test_invalid_input_is_skipped_never_raised(make_client: Callable[..., PerfguardClient]) -> None:

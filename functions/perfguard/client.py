@@ -504,19 +504,25 @@ class PerfguardClient:
             self._pid = os.getpid()
 
     def _run(self, inbox: _Buffer) -> None:
+        delivery = self._delivery
         while True:
             try:
                 if not self._cycle(inbox):
-                    return
+                    break
             except Exception:
                 logger.exception("perfguard: internal error in the sending thread; it carries on")
                 time.sleep(0.1)  # never spin on an error that repeats
+        delivery.transport.close()
 
     def _cycle(self, inbox: _Buffer) -> bool:
         """Collect and send one batch; False once the stop marker is reached."""
         batch, marker = inbox.take(self._flush_interval)
-        if batch:
-            self._delivery.deliver([_as_json(record, self._common) for record in batch])
+        try:
+            if batch:
+                self._delivery.deliver([_as_json(record, self._common) for record in batch])
+        except Exception:  # a bug of ours or of a custom transport: lose this batch, not the worker or a flush()
+            logger.exception("perfguard: internal error in the sending thread; %d metrics lost", len(batch))
+            self._delivery.counters.add("failed", len(batch))
         if marker is None:
             return True
         marker.done.set()
@@ -533,13 +539,12 @@ class PerfguardClient:
     def _stop_worker(self, timeout: float) -> None:
         self._delivery.give_up_at = time.monotonic() + timeout
         self._delivery.closing.set()
-        if not self._handled(_Marker(stop=True), timeout):
+        if self._thread is None or self._pid != os.getpid():
+            self._delivery.transport.close()  # no worker in this process, so nothing to send
+        elif not self._handled(_Marker(stop=True), timeout):
+            # The worker still stops (and closes its connections) once its current request ends.
             pending = len(self._queue)
             logger.warning("perfguard: close() timed out after %.1f s; %d metrics were not sent", timeout, pending)
-            return
-        if self._thread is not None:
-            self._thread.join(max(0.0, self._delivery.give_up_at - time.monotonic()))
-        self._delivery.transport.close()
 
     def _close_at_exit(self) -> None:
         if self._queue:

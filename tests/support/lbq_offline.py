@@ -19,12 +19,14 @@ import importlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 _EXTENSIONS = ("ducklake", "spatial")
+Connect = Callable[..., duckdb.DuckDBPyConnection]
 
 
 def extension_dir() -> str:
@@ -33,7 +35,7 @@ def extension_dir() -> str:
     return os.environ.get("LBQ_DUCKDB_EXT_DIR") or str(default)
 
 
-def offline_connect(real_connect: Any, ext_dir: str) -> Any:
+def offline_connect(real_connect: Connect, ext_dir: str) -> Connect:
     """A `duckdb.connect` that sets TimeZone after connecting and never downloads an extension."""
 
     @functools.wraps(real_connect)
@@ -54,11 +56,10 @@ def install_extensions(ext_dir: str) -> None:
     """INSTALL the extensions the emulator needs from the files its wheels ship (no network)."""
     Path(ext_dir).mkdir(parents=True, exist_ok=True)
     with duckdb.connect(config={"extension_directory": ext_dir, "autoinstall_known_extensions": False}) as con:
-        version = con.execute("PRAGMA version").fetchone()
-        assert version is not None
+        version = str(con.execute("PRAGMA version").fetchall()[0][0])  # e.g. v1.5.5: the wheels' folder name
         for name in _EXTENSIONS:
             package = Path(str(importlib.import_module(f"duckdb_extension_{name}").__path__[0]))
-            con.execute(f"INSTALL '{package / 'extensions' / version[0] / f'{name}.duckdb_extension'}'")
+            con.execute(f"INSTALL '{package / 'extensions' / version / f'{name}.duckdb_extension'}'")
 
 
 def main(argv: list[str]) -> None:

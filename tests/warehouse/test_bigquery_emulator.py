@@ -18,10 +18,12 @@ from importlib import resources
 from typing import Any
 
 import pytest
+from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 
 from perfguard.domain.metric import PerformanceMetric
 from perfguard.domain.validation import IngestLimits, parse_batch
+from perfguard.errors import WarehouseError
 from perfguard.warehouse.bigquery_warehouse import BigQueryWarehouse, make_client
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
 from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views, partition_expiration_days
@@ -58,7 +60,7 @@ LEGACY_TYPES = {"FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL"}
 class Stores:
     """The emulator-backed warehouse and the oracle, both holding the fixture data."""
 
-    bigquery: BigQueryWarehouse
+    emulated: BigQueryWarehouse
     oracle: DuckDBWarehouse
     client: bigquery.Client
     dataset: str
@@ -187,14 +189,14 @@ def test_ingest_stores_each_id_once_and_a_resent_batch_stores_nothing(stores: St
     assert stores.stored["bigquery"] == [300, 300, 40, 0]
     assert stores.stored["bigquery"] == stores.stored["duckdb"]
     counts = "SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids FROM performance_metrics"
-    assert stores.bigquery.query(counts, {}) == [{"n": 640, "ids": 640}]
+    assert stores.emulated.query(counts, {}) == [{"n": 640, "ids": 640}]
     rollup = "SELECT SUM(count) AS n FROM metric_rollups_1m"
-    assert stores.bigquery.query(rollup, {}) == [{"n": 640}]
+    assert stores.emulated.query(rollup, {}) == [{"n": 640}]
     leftovers = [t.table_id for t in stores.client.list_tables(stores.dataset) if t.table_id.startswith("staging")]
     assert leftovers == []
 
 
-QUERY_CASES = {
+QUERY_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "summary_exact": ("summary_exact", {"endpoint_or_operation": None, "interval_us": 0}),
     "summary_exact_10min_one_endpoint": (
         "summary_exact",
@@ -223,7 +225,7 @@ def test_summary_histogram_totals_match_duckdb(stores: Stores) -> None:
             "interval_us": interval_us,
         }
         sql = load_query("summary_histogram")
-        emulated, oracle = _totals(stores.bigquery.query(sql, params)), _totals(stores.oracle.query(sql, params))
+        emulated, oracle = _totals(stores.emulated.query(sql, params)), _totals(stores.oracle.query(sql, params))
         assert emulated.keys() == oracle.keys() and oracle
         for group, want in oracle.items():
             got = emulated[group]
@@ -281,19 +283,47 @@ def test_recent_alerts_after_append_rows_match_duckdb(
     assert json.loads(rows[0]["context"]) == ALERTS[1]["context"]
 
 
+def test_append_rows_keeps_each_state_change_and_stores_a_resent_row_once(stores: Stores) -> None:
+    # Its own alert (another metric type, so the golden checks above do not see it); both appends well within
+    # the insertAll de-duplication window.
+    rows = [
+        _alert("dup-1", "open", 1, metric_type="crash_rate"),
+        _alert("dup-1", "resolved", 2, metric_type="crash_rate"),
+    ]
+    stores.emulated.append_rows("performance_alerts", rows)
+    stores.emulated.append_rows("performance_alerts", rows)
+    count = "SELECT COUNT(*) AS n FROM performance_alerts WHERE id = @id"
+    assert stores.emulated.query(count, {"id": "dup-1"}) == [{"n": 2}]
+
+
 def test_every_query_has_a_golden_check_here() -> None:
     names = {path.name.removesuffix(".sql") for path in resources.files("perfguard.queries").iterdir()}
     assert names - {"__init__.py", "__pycache__"} == CHECKED_QUERIES
 
 
 def test_delete_before_leaves_expiry_to_bigquery(stores: Stores) -> None:
-    assert stores.bigquery.delete_before("performance_metrics", NOW) == 0
-    assert stores.bigquery.query("SELECT COUNT(*) AS n FROM performance_metrics", {}) == [{"n": 640}]
+    assert stores.emulated.delete_before("performance_metrics", NOW) == 0
+    assert stores.emulated.query("SELECT COUNT(*) AS n FROM performance_metrics", {}) == [{"n": 640}]
+
+
+def test_parameters_are_typed_from_python_values_and_only_used_ones_are_sent(stores: Stores) -> None:
+    sql = "SELECT @flag AS flag, @n AS n, @x AS x, @at AS at, @nothing IS NULL AS is_null, ARRAY_LENGTH(@ids) AS ids"
+    at = dt.datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=dt.UTC)
+    params = {"flag": True, "n": 7, "x": 0.25, "at": at, "nothing": None, "ids": ["a", "b"], "unused": object()}
+    assert stores.emulated.query(sql, params) == [
+        {"flag": True, "n": 7, "x": 0.25, "at": at, "is_null": True, "ids": 2}
+    ]
+
+
+def test_a_bigquery_error_becomes_a_warehouse_error_with_its_cause(stores: Stores) -> None:
+    with pytest.raises(WarehouseError, match="query failed on BigQuery") as raised:
+        stores.emulated.query("SELECT no_such_column FROM performance_metrics", {})
+    assert isinstance(raised.value.__cause__, api_exceptions.BadRequest)
 
 
 def _assert_same(stores: Stores, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Run on both; the rows must match (floats within REL_TOL, JSON text compared as values). Returns them."""
-    emulated, oracle = stores.bigquery.query(sql, params), stores.oracle.query(sql, params)
+    emulated, oracle = stores.emulated.query(sql, params), stores.oracle.query(sql, params)
     assert oracle, "the oracle returned no rows: the check would prove nothing"
     assert len(emulated) == len(oracle)
     for got, want in zip(emulated, oracle, strict=True):

@@ -27,9 +27,13 @@ def get_kpi_status(runtime: Runtime, request: Request) -> Response:
 
 
 def _latency(runtime: Runtime, start: dt.datetime, end: dt.datetime) -> Reading:
-    rows = runtime.warehouse.query(
-        load_query("overall_p95"), {"metric_type": "api_latency", "start": start, "end": end}
-    )
+    """Overall P95 of the window, with each endpoint's P95 as a part (the KPI holds per endpoint and overall)."""
+    window = {"metric_type": "api_latency", "start": start, "end": end}
+    rows = runtime.warehouse.query(load_query("overall_p95"), window)
     count = int(rows[0]["count"]) if rows else 0
-    value = rows[0]["p95"] if count else None
-    return Reading(None if value is None else float(value), count, "all endpoints, every source")
+    value = float(rows[0]["p95"]) if count else None
+    groups = runtime.warehouse.query(
+        load_query("summary_exact"), {**window, "endpoint_or_operation": None, "interval_us": 0}
+    )
+    parts = {g["endpoint_or_operation"]: Reading(float(g["p95"]), int(g["count"])) for g in groups}
+    return Reading(value, count, "all endpoints, every source; parts: each endpoint", parts)

@@ -7,7 +7,7 @@ still meets the target, `no_data` when there are fewer samples than the KPI need
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 OK, AT_RISK, BREACH, NO_DATA = "ok", "at_risk", "breach", "no_data"
@@ -30,11 +30,15 @@ class Kpi:
 
 @dataclass(frozen=True)
 class Reading:
-    """A measured value of a KPI (None when nothing was measured) with its sample size."""
+    """A measured value of a KPI (None when nothing was measured) with its sample size.
+
+    `parts` break the KPI down (per endpoint, per canister): the KPI holds only if every part holds.
+    """
 
     value: float | None
     sample_size: int
     note: str = ""
+    parts: Mapping[str, Reading] = field(default_factory=dict)
 
 
 def default_kpis(latency_threshold_ms: float = 2000.0) -> list[Kpi]:
@@ -96,24 +100,33 @@ def status_of(kpi: Kpi, reading: Reading) -> str:
 
 def dashboard(kpis: Sequence[Kpi], readings: Mapping[str, Reading]) -> dict[str, Any]:
     """The KPIDashboard: every KPI with target, value, status and sample size, and the worst status."""
-    entries: list[dict[str, Any]] = []
-    for kpi in kpis:
-        reading = readings.get(kpi.key, Reading(None, 0, f"no source yet: {kpi.source}"))
-        entries.append(
-            {
-                "key": kpi.key,
-                "name": kpi.name,
-                "target": kpi.target,
-                "comparator": ">=" if kpi.higher_is_better else "<=",
-                "at_risk_level": kpi.warn_at,
-                "value": reading.value,
-                "unit": kpi.unit,
-                "status": status_of(kpi, reading),
-                "sample_size": reading.sample_size,
-                "source": kpi.source,
-                "note": reading.note,
-            }
-        )
-    statuses: list[str] = [entry["status"] for entry in entries]
-    worst = max(statuses, key=lambda status: _SEVERITY[status], default=NO_DATA)
-    return {"overall_status": worst, "kpis": entries}
+    entries = [_entry(kpi, readings.get(kpi.key, Reading(None, 0, f"no source yet: {kpi.source}"))) for kpi in kpis]
+    return {"overall_status": worst([entry["status"] for entry in entries]), "kpis": entries}
+
+
+def worst(statuses: Sequence[str]) -> str:
+    """The most severe of some statuses (breach > at_risk > no_data > ok)."""
+    return max(statuses, key=lambda status: _SEVERITY[status], default=NO_DATA)
+
+
+def _entry(kpi: Kpi, reading: Reading) -> dict[str, Any]:
+    parts = [
+        {"name": name, "value": part.value, "sample_size": part.sample_size, "status": status_of(kpi, part)}
+        for name, part in sorted(reading.parts.items())
+    ]
+    own = status_of(kpi, reading)
+    failing = [part["status"] for part in parts if part["status"] in (AT_RISK, BREACH)]
+    return {
+        "key": kpi.key,
+        "name": kpi.name,
+        "target": kpi.target,
+        "comparator": ">=" if kpi.higher_is_better else "<=",
+        "at_risk_level": kpi.warn_at,
+        "value": reading.value,
+        "unit": kpi.unit,
+        "status": worst([own, *failing]) if own != NO_DATA else own,
+        "sample_size": reading.sample_size,
+        "source": kpi.source,
+        "note": reading.note,
+        "parts": parts,
+    }

@@ -65,6 +65,7 @@ class Breach:
             "threshold_ms": self.rule.threshold,
             "consecutive_windows": self.rule.windows,
             "min_samples": self.rule.min_samples,
+            "runbook": f"runbooks/{self.rule.name}.md",
             "windows": [{"minute": w.minute.isoformat(), "p95": w.p95, "count": w.count} for w in self.windows],
         }
 

@@ -25,6 +25,7 @@ from perfguard.client import PerfguardClient
 log = logging.getLogger(__name__)
 BACKFILL = dt.timedelta(minutes=20)
 DEGRADED_FOR = dt.timedelta(minutes=8)
+REPORT_EVERY = 30.0  # seconds between the demo's status lines
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,13 @@ class DemoMarketplace:
     def _live(self, duration: float | None) -> None:
         client = PerfguardClient(self._base_url, self._api_key, source="demo", flush_interval=0.5)
         deadline = None if duration is None else time.monotonic() + duration
+        http = urllib3.PoolManager()
+        next_report = time.monotonic()
         try:
             while not self._stop.wait(1.0) and (deadline is None or time.monotonic() < deadline):
+                if time.monotonic() >= next_report:
+                    self._report(http)
+                    next_report += REPORT_EVERY
                 for record in self._second_of_traffic(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1), True):
                     client.record(
                         record["metric_type"],
@@ -149,3 +155,30 @@ class DemoMarketplace:
                     )
         finally:
             client.close(5.0)
+
+    def _report(self, http: urllib3.PoolManager) -> None:
+        """One line of what a person would look at: the latency KPI and the alerts that hold now."""
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        try:
+            kpis = json.loads(http.request("GET", f"{self._base_url}/get_kpi_status", headers=headers).data)
+            alerts = json.loads(
+                http.request("GET", f"{self._base_url}/check_thresholds?metric_type=api_latency", headers=headers).data
+            )["alerts"]
+        except (urllib3.exceptions.HTTPError, ValueError, KeyError) as exc:
+            log.warning("demo: could not read the KPI status: %s", exc)
+            return
+        latency = next(k for k in kpis["kpis"] if k["key"] == "api_latency_p95")
+        firing = (
+            ", ".join(
+                f"{json.loads(a['context'])['endpoint_or_operation']} (p95 {a['current_value']:.0f} ms)" for a in alerts
+            )
+            or "none"
+        )
+        value = "n/a" if latency["value"] is None else f"{latency['value']:.0f} ms"
+        log.info(
+            "demo: KPI P95 API latency %s (%s, %d samples, last hour); alerts now: %s",
+            value,
+            latency["status"],
+            latency["sample_size"],
+            firing,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import functools
 import json
 import logging
 import re
@@ -100,13 +101,13 @@ class BigQueryWarehouse:
             return 0
         staging = f"{self._dataset}.{STAGING_TABLE}_{uuid.uuid4().hex}"
         low, high = timestamp_range(metrics)
-        script = _in_transaction(_STAGING_NAME.sub(f"`{staging}`", load_query("ingest_metrics")))
-        with _translated(f"storing {len(metrics)} metrics"):
-            try:
+        script = _STAGING_NAME.sub(f"`{staging}`", _in_transaction(load_query("ingest_metrics")))
+        try:
+            with _translated(f"storing {len(metrics)} metrics"):
                 self._stage(staging, staging_columns(metrics, ingested_at))
                 rows = self._run(script, {"min_timestamp": low, "max_timestamp": high})
-            finally:
-                self._client.delete_table(staging, not_found_ok=True)
+        finally:
+            self._drop(staging)
         return int(rows[0]["stored"])
 
     def append_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -162,6 +163,13 @@ class BigQueryWarehouse:
         )
         self._client.load_table_from_json(_staging_rows(columns, types), staging, job_config=config).result()
 
+    def _drop(self, staging: str) -> None:
+        # Best effort: the metrics are committed (or not) already, and the table expires within the hour anyway.
+        try:
+            self._client.delete_table(staging, not_found_ok=True)
+        except api_exceptions.GoogleAPIError as exc:
+            log.warning("could not drop the staging table %s (it expires by itself): %s", staging, exc)
+
     def _run(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         config = bigquery.QueryJobConfig(default_dataset=self._dataset, query_parameters=query_parameters(sql, params))
         return [dict(row.items()) for row in self._client.query_and_wait(sql, job_config=config)]
@@ -182,7 +190,7 @@ def make_client(project: str, endpoint: str = "") -> bigquery.Client:
 
 
 def query_parameters(sql: str, params: Mapping[str, Any]) -> list[QueryParameter]:
-    """Typed query parameters for the `@names` that `sql` uses (BigQuery rejects none, but sends only those)."""
+    """Typed query parameters for the `@names` that `sql` uses; other entries of `params` are left out."""
     used = dict.fromkeys(_PARAM.findall(sql))
     return [_parameter(name, params[name]) for name in used if name in params]
 
@@ -223,6 +231,7 @@ def _field(column: Column) -> bigquery.SchemaField:
     return bigquery.SchemaField(column.name, column.type, mode=mode, description=column.description)
 
 
+@functools.cache
 def _in_transaction(script: str) -> str:
     """Wrap all but the last statement in a transaction; the last (the result) runs after COMMIT.
 
@@ -234,19 +243,18 @@ def _in_transaction(script: str) -> str:
         for token in Dialect.get_or_raise("bigquery").tokenize(script)
         if token.token_type == TokenType.SEMICOLON
     ]
-    body_end = next(end for end in reversed(ends) if script[end:].strip())
+    body_end = next((end for end in reversed(ends) if script[end:].strip()), 0)
     return f"BEGIN TRANSACTION;\n{script[:body_end]}\nCOMMIT TRANSACTION;\n{script[body_end:]}"
 
 
 def _staging_rows(columns: Mapping[str, list[Any]], types: Mapping[str, str]) -> list[dict[str, Any]]:
     """Columns to JSON rows; staging timestamps are integer microseconds, sent as RFC 3339 text (exact)."""
-    converted = {
-        name: [_rfc3339(_EPOCH + dt.timedelta(microseconds=us)) for us in values]
-        if types[name] == "TIMESTAMP"
-        else values
-        for name, values in columns.items()
-    }
-    return [dict(zip(converted, values, strict=True)) for values in zip(*converted.values(), strict=True)]
+    stamps = {name for name in columns if types[name] == "TIMESTAMP"}
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    for row in rows:
+        for name in stamps:
+            row[name] = _rfc3339(_EPOCH + dt.timedelta(microseconds=row[name]))
+    return rows
 
 
 def _json_row(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
