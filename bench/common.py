@@ -172,10 +172,15 @@ def generate(
     return Columns(endpoint, value, stamps, status, platform_, region, id_prefix, first_id)
 
 
-def _tags(columns: Columns, i: int) -> dict[str, str]:
-    tags = {"status_code": str(columns.status_code[i]), "platform": str(columns.platform[i])}
-    if columns.region[i]:
-        tags["region"] = str(columns.region[i])
+def _tag_dicts(columns: Columns, picked: Sequence[int] | range) -> list[dict[str, str]]:
+    # Plain Python lists first: indexing numpy string arrays one element at a time is ~10x slower.
+    codes, platforms, regions = columns.status_code.tolist(), columns.platform.tolist(), columns.region.tolist()
+    tags = []
+    for i in picked:
+        tag = {"status_code": codes[i], "platform": platforms[i]}
+        if regions[i]:
+            tag["region"] = regions[i]
+        tags.append(tag)
     return tags
 
 
@@ -191,11 +196,11 @@ def as_records(columns: Columns, indices: Sequence[int] | range | None = None) -
             "value": values[i],
             "unit": "ms",
             "timestamp": stamps[i],
-            "tags": _tags(columns, i),
+            "tags": tags,
             "source": "bench",
             "environment": "production",
         }
-        for i in picked
+        for i, tags in zip(picked, _tag_dicts(columns, picked), strict=True)
     ]
 
 
@@ -203,26 +208,24 @@ def as_metrics(columns: Columns, indices: Sequence[int] | range | None = None) -
     """The records as the PerformanceMetric objects validation makes of them, built directly (much faster)."""
     picked = range(len(columns)) if indices is None else indices
     values, stamps, endpoints = columns.value.tolist(), columns.timestamp_ns.tolist(), columns.endpoint.tolist()
-    metrics = []
-    for i in picked:
-        tags = _tags(columns, i)
-        metrics.append(
-            PerformanceMetric(
-                id=columns.record_id(i),
-                metric_type=MetricType.API_LATENCY,
-                endpoint_or_operation=ENDPOINTS[endpoints[i]],
-                value=values[i],
-                unit=Unit.MS,
-                percentile=None,
-                timestamp_us=stamps[i] // 1000,
-                tags=tags,
-                outcome=outcome_from_tags(tags),
-                source="bench",
-                release=None,
-                environment="production",
-            )
+    outcomes = {code: outcome_from_tags({"status_code": code}) for code in _STATUS_CODES.tolist()}
+    return [
+        PerformanceMetric(
+            id=columns.record_id(i),
+            metric_type=MetricType.API_LATENCY,
+            endpoint_or_operation=ENDPOINTS[endpoints[i]],
+            value=values[i],
+            unit=Unit.MS,
+            percentile=None,
+            timestamp_us=stamps[i] // 1000,
+            tags=tags,
+            outcome=outcomes[tags["status_code"]],  # the only tag that decides it here
+            source="bench",
+            release=None,
+            environment="production",
         )
-    return metrics
+        for i, tags in zip(picked, _tag_dicts(columns, picked), strict=True)
+    ]
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:

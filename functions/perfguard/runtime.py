@@ -100,7 +100,7 @@ def make_warehouse(settings: Settings) -> Warehouse:
     from perfguard.warehouse.bigquery_warehouse import BigQueryWarehouse, make_client
 
     client = make_client(settings.gcp_project, settings.bigquery_endpoint)
-    views = load_views(folder, f"{settings.gcp_project}.{settings.bigquery_dataset}")
+    views = load_views(folder, f"`{settings.gcp_project}.{settings.bigquery_dataset}`")
     return BigQueryWarehouse(client, settings.gcp_project, settings.bigquery_dataset, schemas, views,
                              settings.retention_days)  # fmt: skip
 

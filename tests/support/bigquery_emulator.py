@@ -110,8 +110,8 @@ def bigquery_emulator(
 
 def _python_candidates() -> list[str]:
     found = [os.environ.get("PERFGUARD_PYTHON313", ""), shutil.which("python3.13") or ""]
-    for root in (Path.home() / ".pyenv", Path("/root/.pyenv")):
-        found += sorted(glob.glob(str(root / "versions" / "3.13.*" / "bin" / "python3.13")), reverse=True)
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found += sorted(glob.glob(str(pyenv / "versions" / "3.13.*" / "bin" / "python3.13")), reverse=True)
     found.append(shutil.which("python3") or "")
     return [candidate for candidate in dict.fromkeys(found) if candidate]
 

@@ -196,3 +196,22 @@ def test_delete_before_drops_only_older_partitions(warehouse: DuckDBWarehouse) -
     ingest(warehouse, [metric("a", 1.0, T0, "new"), metric("a", 1.0, T0 - dt.timedelta(days=1), "old")])
     assert warehouse.delete_before("performance_metrics", T0 - dt.timedelta(hours=1)) == 1
     assert [r["id"] for r in warehouse.query("SELECT id FROM performance_metrics", {})] == ["new"]
+
+
+def test_json_columns_keep_exactly_the_keys_each_row_had(warehouse: DuckDBWarehouse) -> None:
+    base = {
+        "alert_type": "t",
+        "rule": "r",
+        "metric_type": "api_latency",
+        "threshold_value": 1.0,
+        "severity": "low",
+        "status": "open",
+        "changed_by": "test",
+        "triggered_at": T0,
+        "changed_at": T0,
+    }
+    warehouse.append_rows(
+        "performance_alerts", [{**base, "id": "x", "context": {"a": 1}}, {**base, "id": "y", "context": {"b": [2]}}]
+    )
+    rows = warehouse.query("SELECT id, CAST(context AS VARCHAR) AS c FROM performance_alerts ORDER BY id", {})
+    assert [json.loads(r["c"]) for r in rows] == [{"a": 1}, {"b": [2]}]

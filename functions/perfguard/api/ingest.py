@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -66,7 +67,7 @@ def _records(body: Any, max_records: int) -> list[Any]:
     raise InvalidRequest('send a metric object or {"metrics": [...]}')
 
 
-def _announce(runtime: Runtime, result: BatchResult, stored: int, now: Any) -> None:
+def _announce(runtime: Runtime, result: BatchResult, stored: int, now: dt.datetime) -> None:
     message = {
         "stored": stored,
         "metric_types": sorted({m.metric_type.value for m in result.accepted}),

@@ -38,7 +38,6 @@ _FIELDS = frozenset(
 )
 _METRIC_TYPES = {m.value: m for m in MetricType}
 _UNITS = {u.value: u for u in Unit}
-_NEGATIVE_OK: frozenset[Unit] = frozenset()  # no unit of ours measures something below zero
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ def _value(value: object, unit: Unit) -> float:
     number = float(value)
     if not math.isfinite(number):
         raise ValidationError(f"value must be finite, got {value}")
-    if number < 0 and unit not in _NEGATIVE_OK:
+    if number < 0:  # no unit of ours measures something below zero
         what = "a duration" if unit is Unit.MS else f"a value in {unit.value}"
         raise ValidationError(f"value {value} is negative; {what} cannot be")
     if unit is Unit.PERCENTAGE and number > 100:

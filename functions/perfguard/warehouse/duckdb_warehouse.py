@@ -8,6 +8,7 @@ killed process loses nothing it acknowledged.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import threading
@@ -96,7 +97,7 @@ class DuckDBWarehouse:
             return
         spec = self._table(table)
         names = [name for name in spec.column_names() if any(name in row for row in rows)]
-        data = pa.Table.from_pylist([{name: row.get(name) for name in names} for row in rows])
+        data = pa.Table.from_pylist([{name: _cell(row.get(name)) for name in names} for row in rows])
         columns = ", ".join(f'"{name}"' for name in names)
         with self._write_lock:
             self._writer.register("rows_to_append", data)
@@ -141,6 +142,11 @@ def _run(
             names = [column[0] for column in result.description]
             rows = [dict(zip(names, values, strict=True)) for values in result.fetchall()]
     return rows
+
+
+def _cell(value: Any) -> Any:
+    # Arrow would merge dicts of different keys into one struct (adding null keys): store JSON text instead.
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else value
 
 
 def _arrow(columns: Mapping[str, list[Any]]) -> pa.Table:

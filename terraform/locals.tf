@@ -1,0 +1,160 @@
+# What perfguard deploys, derived from the repository's shared definition files, plus the sizing of every
+# function. Nothing here references a variable, resource or data source: tests/terraform evaluates this file
+# alone with `terraform console` (no provider needed) to check it against the code, so keep it that way.
+#
+#   bigquery_schemas/*.json + layout.yaml   -> local.tables (one BigQuery table each)
+#   bigquery_schemas/views/*.sql            -> local.views (one BigQuery view each)
+#   functions/perfguard/topology.yaml       -> local.topics, local.subscriptions, local.schedules
+#   functions/main.py (checked by tests)    -> local.http_functions, local.event_functions
+locals {
+  repo_root     = abspath("${path.module}/..")
+  schemas_dir   = "${local.repo_root}/bigquery_schemas"
+  topology_file = "${local.repo_root}/functions/perfguard/topology.yaml"
+
+  # ---- BigQuery -------------------------------------------------------------------------------------------
+  layout                    = yamldecode(file("${local.schemas_dir}/layout.yaml"))
+  partition_expiration_days = local.layout.partition_expiration_days
+  partition_expiration_ms   = local.partition_expiration_days * 24 * 60 * 60 * 1000
+
+  # One table per schema file, laid out as layout.yaml says. A schema without a layout entry keeps
+  # has_layout = false and fails the table's precondition (bigquery.tf) with the file's name.
+  tables = {
+    for file_name in fileset(local.schemas_dir, "*.json") :
+    trimsuffix(file_name, ".json") => {
+      schema          = jsondecode(file("${local.schemas_dir}/${file_name}"))
+      has_layout      = contains(keys(local.layout.tables), trimsuffix(file_name, ".json"))
+      description     = try(local.layout.tables[trimsuffix(file_name, ".json")].description, "")
+      partition_field = try(local.layout.tables[trimsuffix(file_name, ".json")].partition_field, null)
+      clustering      = try(local.layout.tables[trimsuffix(file_name, ".json")].clustering, [])
+    }
+  }
+
+  # View SQL with its `${dataset}` placeholder; bigquery.tf replaces it with the project-qualified dataset.
+  views = {
+    for file_name in fileset("${local.schemas_dir}/views", "*.sql") :
+    trimsuffix(file_name, ".sql") => file("${local.schemas_dir}/views/${file_name}")
+  }
+
+  # ---- Pub/Sub and Cloud Scheduler --------------------------------------------------------------------------
+  topology = yamldecode(file(local.topology_file))
+
+  # Every entry normalised to one shape (entries may omit local_only); merge() turns a missing or empty
+  # section into {}.
+  all_subscriptions = {
+    for name, spec in merge({}, try(local.topology.subscriptions, null)) :
+    name => { topic = spec.topic, function = spec.function, local_only = try(spec.local_only, false) }
+  }
+  all_schedules = {
+    for name, spec in merge({}, try(local.topology.schedules, null)) :
+    name => {
+      cron       = spec.cron
+      topic      = spec.topic
+      payload    = jsonencode(try(spec.payload, {}))
+      local_only = try(spec.local_only, false)
+    }
+  }
+
+  # `local_only` entries exist only on the embedded stack (BigQuery expires partitions itself, so the
+  # retention job and its tick are not deployed).
+  subscriptions = { for name, spec in local.all_subscriptions : name => spec if !spec.local_only }
+  schedules     = { for name, spec in local.all_schedules : name => spec if !spec.local_only }
+
+  # A topic is deployed unless it is marked local_only, or it has subscriptions/schedules and every one of
+  # them is local_only (nothing in the cloud would publish to it or read it). A topic with no subscription
+  # and no schedule is one the code publishes to for a later consumer (performance-alerts), so it is kept.
+  topic_users = {
+    for topic in keys(merge({}, local.topology.topics)) : topic => concat(
+      [for spec in values(local.all_subscriptions) : spec.local_only if spec.topic == topic],
+      [for spec in values(local.all_schedules) : spec.local_only if spec.topic == topic],
+    )
+  }
+  topics = {
+    for topic, spec in merge({}, local.topology.topics) : topic => try(spec.description, "")
+    if !try(spec.local_only, false) && !(length(local.topic_users[topic]) > 0 && alltrue(local.topic_users[topic]))
+  }
+
+  # ---- Cloud Functions (2nd gen) ----------------------------------------------------------------------------
+  # Every @functions_framework.http function of functions/main.py, deployed under its own name so the
+  # URL is https://REGION-PROJECT.cloudfunctions.net/<name>, as perfguard.client and the README expect.
+  # `account` is the key of its service account in iam.tf. Sizing, and why:
+  http_functions = {
+    # A batch is up to 10 MB / 10,000 records. Parsing and validating it holds roughly 10-20x the body in
+    # Python objects, so 1 GiB fits the 4 concurrent batches of one vCPU (requests mostly wait on the
+    # BigQuery load job and the ingest script, 2-10 s, hence concurrency). 120 s covers a slow BigQuery
+    # moment; the client retries with the same ids, so a timeout never double-counts. 20 instances x 4
+    # caps concurrent ingest transactions on performance_metrics at 80; clients back off on 429.
+    record_performance_metric = {
+      account         = "ingest"
+      memory          = "1Gi"
+      cpu             = "1"
+      timeout_seconds = 120
+      max_instances   = 20
+      concurrency     = 4
+    }
+    # Up to 10,000 rows a page serialised to JSON (a few MB): 512 MiB. Read by a few people and dashboards,
+    # so 5 instances x 4 bounds what a runaway dashboard can spend on BigQuery.
+    get_performance_data = {
+      account         = "api"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      max_instances   = 5
+      concurrency     = 4
+    }
+    # Percentiles are computed in BigQuery (exact up to 24 h) or merged from per-minute histograms in Python
+    # (buckets x endpoints x intervals): 1 GiB and 120 s for a 90-day, 1-minute-interval request.
+    get_performance_summary = {
+      account         = "api"
+      memory          = "1Gi"
+      cpu             = "1"
+      timeout_seconds = 120
+      max_instances   = 5
+      concurrency     = 4
+    }
+    # One 60-minute minute_p95 query plus the recent alerts: small results.
+    check_thresholds = {
+      account         = "api"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      max_instances   = 5
+      concurrency     = 4
+    }
+    # A handful of KPI queries; polled by dashboards, so small and bounded like the other readers.
+    get_kpi_status = {
+      account         = "api"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      max_instances   = 5
+      concurrency     = 4
+    }
+  }
+
+  # Sizing per @functions_framework.cloud_event entry point of functions/main.py that has a deployed
+  # subscription.
+  event_function_settings = {
+    # Two queries (60 minutes of minute_p95, recent alerts) and a few appended rows. One instance handling
+    # one event at a time per subscription keeps evaluations of each path serial, so a burst of ingest
+    # messages queues up (and coalesces: see perfguard.api.alerting) instead of fanning out into parallel
+    # BigQuery scans. 120 s is twice the tick period; Pub/Sub retries what a busy instance refuses.
+    evaluate_thresholds = {
+      account         = "evaluator"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 120
+      max_instances   = 1
+      concurrency     = 1
+    }
+  }
+
+  # One deployment per subscription: a 2nd gen function has one Eventarc trigger, and a topology
+  # subscription is exactly one (topic -> entry point) delivery. The deployment takes the subscription's
+  # name (e.g. evaluate-on-tick), so each delivery path has its own trigger, retries and dead letters.
+  event_functions = {
+    for name, spec in local.subscriptions : name => merge(local.event_function_settings[spec.function], {
+      entry_point = spec.function
+      topic       = spec.topic
+    })
+  }
+}

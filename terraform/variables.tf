@@ -1,0 +1,159 @@
+# Inputs of the stack. Example values: terraform.tfvars.example. No variable holds a secret: secret values
+# are added to Secret Manager by hand (docs/deploy.md) and never pass through Terraform files.
+
+variable "project_id" {
+  description = "Google Cloud project that runs perfguard."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, Eventarc triggers, Scheduler jobs and the source bucket."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "bigquery_location" {
+  description = "Location of the perfguard dataset. Use the location of the Firebase export datasets: BigQuery cannot join across locations."
+  type        = string
+  default     = "US"
+}
+
+variable "dataset_id" {
+  description = "BigQuery dataset holding perfguard's tables and views."
+  type        = string
+  default     = "perfguard"
+}
+
+variable "environment" {
+  description = "Environment stored on records that do not name one (PERFGUARD_ENVIRONMENT), and a label on every resource."
+  type        = string
+  default     = "production"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,62}$", var.environment))
+    error_message = "environment must be a lowercase label value, e.g. production or staging."
+  }
+}
+
+variable "source_archive" {
+  description = "The functions' source archive, relative to the repository root (built by cloudbuild.yaml's package step)."
+  type        = string
+  default     = "build/function-source.zip"
+}
+
+variable "authorized_group" {
+  description = "Google group of the people allowed to call the read API and to read the tables and views (Looker Studio), e.g. perf-team@example.com."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+$", var.authorized_group))
+    error_message = "authorized_group must be a group email address such as perf-team@example.com."
+  }
+}
+
+variable "slack_channel" {
+  description = "Slack channel for perfguard's alerts and for the alerts about perfguard itself, e.g. #perf-alerts."
+  type        = string
+
+  validation {
+    condition     = can(regex("^#[a-z0-9_-]+$", var.slack_channel))
+    error_message = "slack_channel must look like #perf-alerts."
+  }
+}
+
+variable "slack_team" {
+  description = "Slack workspace (team) id or name for the Cloud Monitoring Slack channel; empty omits it."
+  type        = string
+  default     = ""
+}
+
+variable "monitoring_slack_enabled" {
+  description = "Create the Cloud Monitoring Slack notification channel from the bot token in Secret Manager. Set to true once the token has a version (docs/deploy.md); until then the alert policies notify only extra_notification_channels."
+  type        = bool
+  default     = false
+}
+
+variable "extra_notification_channels" {
+  description = "Further Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) for the self-monitoring alerts, e.g. an on-call email."
+  type        = list(string)
+  default     = []
+}
+
+variable "canisters" {
+  description = "ICP canisters to poll (issue 5): principal id and a display name."
+  type = list(object({
+    id   = string
+    name = string
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for c in var.canisters : can(regex("^[a-z0-9]{5}(-[a-z0-9]{5}){3}-[a-z0-9]{3}$", c.id))])
+    error_message = "Each canister id must be a canister principal such as rrkah-fqaaa-aaaaa-aaaaq-cai."
+  }
+}
+
+variable "kpi_targets" {
+  description = "KPI targets (DESIGN.md). perfguard reads p95_latency_ms today (PERFGUARD_LATENCY_THRESHOLD_MS); the others are fixed in perfguard.domain.kpi until they become settings, and are rejected here if changed, so no one believes a target is in force when it is not."
+  type = object({
+    p95_latency_ms                 = optional(number, 2000)
+    crash_free_sessions_pct        = optional(number, 99.5)
+    swap_success_pct               = optional(number, 90)
+    swap_completion_median_minutes = optional(number, 30)
+    d1_retention_pct               = optional(number, 25)
+    retention_4w_pct               = optional(number, 15)
+    cycles_runway_days             = optional(number, 30)
+    memory_headroom_pct            = optional(number, 25)
+  })
+  default = {}
+
+  validation {
+    condition     = var.kpi_targets.p95_latency_ms > 0
+    error_message = "kpi_targets.p95_latency_ms must be positive."
+  }
+
+  validation {
+    condition = (
+      var.kpi_targets.crash_free_sessions_pct == 99.5 && var.kpi_targets.swap_success_pct == 90 &&
+      var.kpi_targets.swap_completion_median_minutes == 30 && var.kpi_targets.d1_retention_pct == 25 &&
+      var.kpi_targets.retention_4w_pct == 15 && var.kpi_targets.cycles_runway_days == 30 &&
+      var.kpi_targets.memory_headroom_pct == 25
+    )
+    error_message = "Only kpi_targets.p95_latency_ms is configurable so far; the other targets are the defaults of perfguard.domain.kpi until perfguard reads them from settings."
+  }
+}
+
+variable "firebase_exports" {
+  description = "The Firebase BigQuery export datasets the import (poller) service account may read; an empty name is skipped. project defaults to project_id. See docs/deploy.md, 'Firebase exports'."
+  type = object({
+    project             = optional(string, "")
+    crashlytics_dataset = optional(string, "")
+    sessions_dataset    = optional(string, "")
+    performance_dataset = optional(string, "")
+    analytics_dataset   = optional(string, "")
+  })
+  default = {}
+}
+
+variable "deletion_protection" {
+  description = "Protect the BigQuery tables from `terraform destroy` and from replacement."
+  type        = bool
+  default     = true
+}
+
+variable "alert_thresholds" {
+  description = "When the self-monitoring alerts fire."
+  type = object({
+    function_errors_per_5min          = optional(number, 5)
+    rejecting_requests_per_10min      = optional(number, 10)
+    evaluator_silence_seconds         = optional(number, 300)
+    dead_letter_messages              = optional(number, 0)
+    dead_letter_max_delivery_attempts = optional(number, 5)
+  })
+  default = {}
+
+  validation {
+    condition     = var.alert_thresholds.dead_letter_max_delivery_attempts >= 5 && var.alert_thresholds.dead_letter_max_delivery_attempts <= 100
+    error_message = "Pub/Sub accepts 5 to 100 delivery attempts before dead-lettering."
+  }
+}
