@@ -12,6 +12,7 @@ No assertions: the figures are for reading.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 import threading
@@ -23,8 +24,31 @@ from dataclasses import dataclass
 import numpy as np
 import requests
 
-from bench.common import Stack, as_records, auth_headers, generate, machine, now_ns, quantile, rfc3339, running_stack
+from bench.common import (
+    Stack,
+    as_metrics,
+    as_records,
+    auth_headers,
+    cpu_seconds,
+    generate,
+    machine,
+    now_ns,
+    quantile,
+    rfc3339,
+    running_stack,
+)
 from bench.common import temp_dir as make_temp_dir
+from perfguard import runtime as rt
+from perfguard.api.auth import KeyRing
+from perfguard.api.params import parse_json
+from perfguard.bus.memory import MemoryBus
+from perfguard.domain.thresholds import ThresholdRule, evaluation_range
+from perfguard.domain.timestamps import datetime_to_ns
+from perfguard.domain.validation import IngestLimits, parse_batch
+from perfguard.settings import Settings
+from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse, _arrow, _run
+from perfguard.warehouse.sql import load_query, to_duckdb
+from perfguard.warehouse.staging import STAGING_TABLE, staging_columns, timestamp_range
 
 COMMAND = ".venv/bin/python -m bench.bench_ingest"
 TARGET_PER_S = 50_000
@@ -100,8 +124,17 @@ def _client(url: str, load: Load, feeder: _Feeder, results: list[Request]) -> No
             results.append(_send(session, url, load.bodies[index]))
 
 
-def drive(stack: Stack, load: Load, clients: int, seconds: float) -> tuple[list[Request], float]:
-    """Warm up, then POST from `clients` threads until done; the timed requests and the wall time."""
+@dataclass(frozen=True)
+class Run:
+    """The requests of one client count, the timed wall time and the server's CPU time over it."""
+
+    requests: list[Request]
+    wall: float
+    server_cpu: float | None
+
+
+def drive(stack: Stack, load: Load, clients: int, seconds: float) -> Run:
+    """Warm up, then POST from `clients` threads until the bodies or the time run out."""
     url = f"{stack.url}/record_performance_metric"
     warmup: list[Request] = []
     with requests.Session() as session:
@@ -109,12 +142,14 @@ def drive(stack: Stack, load: Load, clients: int, seconds: float) -> tuple[list[
     results: list[Request] = []
     feeder = _Feeder(len(load.bodies), WARMUP_BATCHES, time.perf_counter() + seconds)
     threads = [threading.Thread(target=_client, args=(url, load, feeder, results)) for _ in range(clients)]
-    started = time.perf_counter()
+    cpu_before, started = cpu_seconds(stack.process.pid), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return warmup + results, time.perf_counter() - started
+    wall, cpu_after = time.perf_counter() - started, cpu_seconds(stack.process.pid)
+    server_cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
+    return Run(warmup + results, wall, server_cpu)
 
 
 def stored_count(stack: Stack, load: Load) -> int:
@@ -136,26 +171,36 @@ def per_second_rates(timed: Sequence[Request]) -> list[int]:
     return [per_second[s] for s in range(last)] or [per_second[last]]
 
 
-def report(clients: int, requests_: list[Request], wall: float, stored: int) -> None:
+def report(clients: int, run: Run, stored: int) -> None:
     """Print the figure lines of one client count."""
-    timed = requests_[WARMUP_BATCHES:]
-    sent = sum(r.records for r in requests_)
-    acknowledged = sum(r.stored for r in requests_)
-    failed = sum(1 for r in requests_ if r.status != 200)
+    timed = run.requests[WARMUP_BATCHES:]
+    timed_stored = sum(r.stored for r in timed)
     latencies = sorted((r.finished - r.started) * 1000 for r in timed)
-    overall = sum(r.stored for r in timed) / wall if wall else 0.0
+    overall = timed_stored / run.wall if run.wall else 0.0
     rates = per_second_rates(timed)
-    median_rate = statistics.median(rates) if rates else 0.0
     met = "met" if overall >= TARGET_PER_S else "NOT met"
     print(f"ingest, {clients} client thread(s): {len(timed)} timed batches of {timed[0].records if timed else 0}")
     print(
-        f"  RESULT ingest clients={clients}: {overall:,.0f} metrics/s overall, {median_rate:,.0f} metrics/s "
-        f"median per second over {wall:.1f} s (target >= {TARGET_PER_S:,}: {met})"
+        f"  RESULT ingest clients={clients}: {overall:,.0f} metrics/s overall, "
+        f"{statistics.median(rates) if rates else 0:,.0f} metrics/s median per second over {run.wall:.1f} s "
+        f"(target >= {TARGET_PER_S:,}: {met})"
     )
     print(
         f"  per request: p50 {quantile(latencies, 0.5):.1f} ms, p90 {quantile(latencies, 0.9):.1f} ms, "
         f"p99 {quantile(latencies, 0.99):.1f} ms, max {latencies[-1]:.1f} ms"
     )
+    if run.server_cpu is not None and timed_stored:
+        print(
+            f"  server CPU: {run.server_cpu:.1f} s over {run.wall:.1f} s ({run.server_cpu / run.wall:.2f} cores busy), "
+            f"{run.server_cpu / timed_stored * 1e6:.1f} ms per 1,000 metrics"
+        )
+    _verify(run.requests, stored)
+
+
+def _verify(requests_: list[Request], stored: int) -> None:
+    sent = sum(r.records for r in requests_)
+    acknowledged = sum(r.stored for r in requests_)
+    failed = sum(1 for r in requests_ if r.status != 200)
     verdict = "OK" if stored == sent == acknowledged and not failed else "MISMATCH"
     print(
         f"  verify: sent {sent:,}, acknowledged {acknowledged:,}, counted by get_performance_summary {stored:,}, "
@@ -171,9 +216,113 @@ def run(batches: int, batch_size: int, seconds: float, client_counts: Sequence[i
     print(f"  {len(load.bodies)} bodies, {sum(map(len, load.bodies)) / len(load.bodies) / 1024:.0f} KiB each")
     for clients in client_counts:
         with make_temp_dir("perfguard-bench-ingest-") as data, running_stack(data) as stack:
-            requests_, wall = drive(stack, load, clients, seconds)
-            report(clients, requests_, wall, stored_count(stack, load))
-    print(f"reproduce: {COMMAND} --batches {batches} --seconds {seconds:g} --clients {','.join(map(str, client_counts))}")
+            report(clients, drive(stack, load, clients, seconds), stored_count(stack, load))
+    print(
+        f"reproduce: {COMMAND} --batches {batches} --seconds {seconds:g} --clients {','.join(map(str, client_counts))}"
+    )
+
+
+def phases(batches: int, batch_size: int, preload: int) -> None:
+    """In-process, one thread, no HTTP and no evaluation: the time of each step of ingest per batch."""
+    print(f"ingest phases on {machine()}")
+    with make_temp_dir("perfguard-bench-phases-") as data:
+        settings = Settings(data_dir=str(data))
+        warehouse = rt.make_warehouse(settings)
+        warehouse.ensure_tables()
+        assert isinstance(warehouse, DuckDBWarehouse)
+        limits = rt.Runtime(settings, warehouse, MemoryBus(), KeyRing([])).ingest_limits()
+        if preload:
+            _preload(warehouse, preload)
+        load = build_load(batches, batch_size, seed=8)
+        steps = [_steps(warehouse, body, limits) for body in load.bodies]
+        rows_in_range = preload + batches * batch_size
+        evaluation = _evaluation_seconds(warehouse)
+        warehouse.close()
+    _print_phases(steps, batch_size, preload, evaluation, rows_in_range)
+
+
+def _preload(warehouse: DuckDBWarehouse, rows: int) -> None:
+    # Stored through the same ingest SQL, spread over the five minutes the measured batches cover.
+    rng, end = np.random.default_rng(9), now_ns()
+    for first in range(0, rows, 100_000):
+        columns = generate(min(100_000, rows - first), end - WINDOW_NS, end, rng, "pre", first)
+        warehouse.ingest_metrics(as_metrics(columns), dt.datetime.now(dt.UTC))
+    print(f"  preloaded {rows:,} rows into the five minutes the batches cover", flush=True)
+
+
+def _steps(warehouse: DuckDBWarehouse, body: bytes, limits: IngestLimits) -> dict[str, float]:
+    """One batch through the steps of record_performance_metric and DuckDBWarehouse.ingest_metrics.
+
+    Mirrors ingest_metrics statement by statement (through its private helpers, so the SQL and the Arrow
+    types are the ones it uses) to time each statement; the writer lock is uncontended here.
+    """
+    clock = _Clock()
+    records = parse_json(body)["metrics"]
+    clock.lap("decode JSON (params.parse_json)")
+    now = dt.datetime.now(dt.UTC)
+    result = parse_batch(records, datetime_to_ns(now), limits)
+    clock.lap("validate (parse_batch)")
+    columns = staging_columns(result.accepted, now)
+    clock.lap("staging_columns (tags JSON, buckets)")
+    staged = _arrow(columns)
+    clock.lap("Arrow table")
+    low, high = timestamp_range(result.accepted)
+    writer = warehouse._writer
+    writer.register(STAGING_TABLE, staged)
+    writer.execute("BEGIN TRANSACTION")
+    for name, statement in zip(_STATEMENT_NAMES, to_duckdb(load_query("ingest_metrics")), strict=True):
+        _run(writer, [statement], {"min_timestamp": low, "max_timestamp": high})
+        clock.lap(name)
+    writer.execute("COMMIT")
+    writer.unregister(STAGING_TABLE)
+    clock.lap("COMMIT (WAL write)")
+    return clock.laps
+
+
+_STATEMENT_NAMES = (
+    "SQL new_metrics (dedupe anti-join)",
+    "SQL insert metric_rollups_1m",
+    "SQL insert performance_metrics",
+    "SQL count stored",
+)
+
+
+class _Clock:
+    """Laps of perf_counter, by name."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name], self._last = now - self._last, now
+
+
+def _evaluation_seconds(warehouse: DuckDBWarehouse) -> float:
+    """The query each evaluation runs (minute_p95 over the rule's lookback), timed once over the loaded data."""
+    rule = ThresholdRule()
+    start, end = evaluation_range(rule, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    started = time.perf_counter()
+    warehouse.query(load_query("minute_p95"), {"metric_type": rule.metric_type, "start": start, "end": end})
+    return time.perf_counter() - started
+
+
+def _print_phases(steps: list[dict[str, float]], batch_size: int, preload: int, evaluation: float, rows: int) -> None:
+    print(f"  {len(steps)} batches of {batch_size:,}; median ms per batch, first 10% / last 10% of batches:")
+    tenth = max(1, len(steps) // 10)
+    total = [sum(step.values()) for step in steps]
+    for name in steps[0]:
+        values = [step[name] for step in steps]
+        print(f"    {name:38} {_ms(values)}  ({_ms(values[:tenth])} / {_ms(values[-tenth:])})")
+    print(f"    {'total':38} {_ms(total)}  ({_ms(total[:tenth])} / {_ms(total[-tenth:])})")
+    per_s = batch_size / statistics.median(total)
+    print(f"  RESULT ingest phases preload={preload:,}: {per_s:,.0f} metrics/s for one thread without HTTP")
+    print(f"  evaluation query (minute_p95 over the 60-minute lookback, {rows:,} rows): {evaluation * 1000:,.0f} ms")
+
+
+def _ms(values: Sequence[float]) -> str:
+    return f"{statistics.median(values) * 1000:7.2f}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -183,8 +332,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=1000, help="records per batch (default 1000)")
     parser.add_argument("--seconds", type=float, default=60.0, help="stop after this long (default 60)")
     parser.add_argument("--clients", default="1,2", help="client thread counts to run, e.g. 1,2 (default)")
+    parser.add_argument("--phases", action="store_true", help="time each ingest step in-process instead")
+    parser.add_argument("--preload", type=int, default=0, help="with --phases: rows stored first (default 0)")
     args = parser.parse_args(argv)
-    run(args.batches, args.batch_size, args.seconds, [int(n) for n in args.clients.split(",")])
+    if args.phases:
+        phases(args.batches, args.batch_size, args.preload)
+    else:
+        run(args.batches, args.batch_size, args.seconds, [int(n) for n in args.clients.split(",")])
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from perfguard.domain.metric import MetricType, PerformanceMetric, Unit, outcome
 
 API_KEY = "bench-admin-key-0123456789"
 START_TIMEOUT_S = 60
+SLOW_STOP_S = 10
 
 # 50 endpoints of a marketplace backend, each with its own typical latency (ms): a realistic mix of
 # fast reads, slower writes and a few slow canister calls.
@@ -125,7 +126,8 @@ def _pump(process: subprocess.Popen[str], lines: list[str], found: queue.Queue[s
 
 
 def stop_stack(stack: Stack, timeout: float = 60) -> None:
-    """SIGINT (a clean shutdown that checkpoints DuckDB), then SIGKILL if it hangs."""
+    """SIGINT (a clean shutdown that checkpoints DuckDB), then SIGKILL if it hangs; says so when slow."""
+    started = time.perf_counter()
     if stack.process.poll() is None:
         stack.process.send_signal(signal.SIGINT)
         try:
@@ -133,6 +135,10 @@ def stop_stack(stack: Stack, timeout: float = 60) -> None:
         except subprocess.TimeoutExpired:
             stack.process.kill()
             stack.process.wait(10)
+            print(f"  note: the stack did not stop within {timeout:.0f} s of SIGINT and was killed")
+    took = time.perf_counter() - started
+    if took > SLOW_STOP_S:
+        print(f"  note: the stack took {took:.1f} s to stop; its last lines:\n    " + "\n    ".join(stack.lines[-8:]))
     errors = [line for line in stack.lines if " ERROR " in line or "Traceback" in line]
     if errors:
         print(f"  note: the stack logged {len(errors)} error line(s); first: {errors[0]}")
@@ -241,6 +247,15 @@ def machine() -> str:
         f"{today}; {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}); "
         f"Python {platform.python_version()}; load average {load}"
     )
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process, all its threads (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime in clock ticks
 
 
 def now_ns() -> int:

@@ -18,6 +18,7 @@ from perfguard.api import params as p
 from perfguard.api.auth import READ
 from perfguard.api.responses import json_response
 from perfguard.bus.cloudevent import Message
+from perfguard.domain.alert_state import reconcile, recorded_alert
 from perfguard.domain.thresholds import Breach, ThresholdRule, evaluation_range, find_breaches
 from perfguard.domain.timestamps import format_rfc3339
 from perfguard.errors import BusError
@@ -27,7 +28,6 @@ from perfguard.warehouse.sql import load_query
 log = logging.getLogger(__name__)
 ALERTS_TOPIC = "performance-alerts"
 EVALUATOR = "evaluator"
-ACTIVE = ("open", "investigating")
 
 
 def check_thresholds(runtime: Runtime, request: Request) -> Response:
@@ -39,7 +39,7 @@ def check_thresholds(runtime: Runtime, request: Request) -> Response:
     rule = runtime.threshold_rule()
     breaches = _breaches(runtime, rule, at) if metric_type == rule.metric_type else []
     known = _known_alerts(runtime, rule, metric_type, at)
-    alerts = [_alert(breach, known.get(breach.alert_id())) for breach in breaches]
+    alerts = [_alert(breach, recorded_alert(breach, known)) for breach in breaches]
     return json_response({"metric_type": metric_type, "at": format_rfc3339(at), "alerts": alerts})
 
 
@@ -69,24 +69,14 @@ def _breaches(runtime: Runtime, rule: ThresholdRule, at: dt.datetime) -> list[Br
     return find_breaches(rule, rows, at)
 
 
-def _known_alerts(
-    runtime: Runtime, rule: ThresholdRule, metric_type: str, at: dt.datetime
-) -> dict[str, dict[str, Any]]:
-    rows = runtime.warehouse.query(
-        load_query("recent_alerts"), {"metric_type": metric_type, "since": at - rule.lookback}
-    )
-    return {row["id"]: row for row in rows}
+def _known_alerts(runtime: Runtime, rule: ThresholdRule, metric_type: str, at: dt.datetime) -> list[dict[str, Any]]:
+    params = {"metric_type": metric_type, "since": at - rule.lookback}
+    return runtime.warehouse.query(load_query("recent_alerts"), params)
 
 
-def _changes(
-    breaches: Sequence[Breach], known: Mapping[str, Mapping[str, Any]], now: dt.datetime
-) -> list[dict[str, Any]]:
-    firing = {breach.alert_id(): breach for breach in breaches}
-    opened = [_row(breach, now) for alert_id, breach in firing.items() if alert_id not in known]
-    resolved = [
-        _resolved(row, now) for alert_id, row in known.items() if row["status"] in ACTIVE and alert_id not in firing
-    ]
-    return opened + resolved
+def _changes(breaches: Sequence[Breach], known: Sequence[Mapping[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+    to_open, cleared = reconcile(breaches, known)
+    return [_row(breach, now) for breach in to_open] + [_resolved(row, now) for row in cleared]
 
 
 def _row(breach: Breach, now: dt.datetime) -> dict[str, Any]:
@@ -112,18 +102,19 @@ def _resolved(row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
     return {**row, "status": "resolved", "resolved_at": now, "changed_at": now, "changed_by": EVALUATOR}
 
 
-def _alert(breach: Breach, known: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The seed's PerformanceAlert fields; the status is the recorded one when the evaluator has seen it."""
+def _alert(breach: Breach, recorded: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The seed's PerformanceAlert fields; id, status and trigger time are the recorded ones when there are."""
+    triggered_at = recorded["triggered_at"] if recorded else breach.triggered_at
     return {
-        "id": breach.alert_id(),
+        "id": recorded["id"] if recorded else breach.alert_id(),
         "alert_type": "threshold_exceeded",
         "metric_type": breach.rule.metric_type,
         "current_value": breach.current_value,
         "threshold_value": breach.rule.threshold,
         "severity": breach.rule.severity,
         "context": json.dumps(breach.context()),
-        "status": known["status"] if known else "open",
-        "triggered_at": format_rfc3339(breach.triggered_at),
+        "status": recorded["status"] if recorded else "open",
+        "triggered_at": format_rfc3339(triggered_at),
         "resolved_at": None,
     }
 

@@ -16,7 +16,7 @@ from perfguard.domain.metric import MetricType
 from perfguard.domain.timestamps import ns_to_datetime, parse_timestamp_ns
 from perfguard.errors import InvalidRequest, ValidationError
 
-_TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TAG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 TAG_PREFIX = "tag."
 
 
@@ -102,7 +102,7 @@ def tag_filters(params: Mapping[str, Any]) -> dict[str, str]:
         raise ValidationError("tags must be an object of key: value filters")
     filters.update(body_tags)
     for key, value in filters.items():
-        if not _TAG_KEY.match(key):
+        if not _TAG_KEY.fullmatch(key):
             raise ValidationError(f"tag filter key {key!r} must be a letter or _ then letters, digits or _")
         if not isinstance(value, str):
             raise ValidationError(f"tag filter {key!r} must be a string")

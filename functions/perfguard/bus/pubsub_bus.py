@@ -6,6 +6,7 @@ Functions receive them as `messagePublished` CloudEvents (see `perfguard.bus.clo
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from concurrent import futures
@@ -18,6 +19,8 @@ from google.cloud.pubsub_v1.types import BatchSettings
 from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
 
 from perfguard.errors import BusError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -74,7 +77,12 @@ class PubSubBus:
             self._closed = True
             pending = list(self._pending)
         self._publisher.stop()
-        futures.wait(pending, timeout=self._timeout)
+        _, unfinished = futures.wait(pending, timeout=self._timeout)
+        if unfinished:
+            # Closing the channel under the publisher's commit thread makes that thread crash; leave it to
+            # finish or time out on its own (its futures carry the outcome).
+            log.warning("%d Pub/Sub messages still in flight at close; not closing their channel", len(unfinished))
+            return
         self._publisher.transport.close()
 
     def _send(self, path: str, payload: bytes, attrs: dict[str, str]) -> str:
@@ -83,11 +91,13 @@ class PubSubBus:
                 raise RuntimeError("the bus is closed")
             future: futures.Future[str] = self._publisher.publish(path, payload, **attrs)
             self._pending.add(future)
-        try:
-            return str(future.result(timeout=self._timeout))
-        finally:
-            with self._lock:
-                self._pending.discard(future)
+        # Forget the future only once it is done: one that timed out here is still in flight at close().
+        future.add_done_callback(self._forget)
+        return str(future.result(timeout=self._timeout))
+
+    def _forget(self, future: futures.Future[str]) -> None:
+        with self._lock:
+            self._pending.discard(future)
 
 
 def _encode(topic: str, data: Mapping[str, Any]) -> bytes:

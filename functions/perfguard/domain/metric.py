@@ -76,6 +76,6 @@ def outcome_from_tags(tags: dict[str, str]) -> Outcome:
     code = tags.get("status_code", "")
     if code in ("504", "408"):
         return Outcome.TIMEOUT
-    if code.isdigit() and int(code) >= 500:
+    if code.isascii() and code.isdigit() and int(code) >= 500:
         return Outcome.ERROR
     return Outcome.OK

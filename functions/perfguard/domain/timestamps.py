@@ -7,6 +7,7 @@ because silently scaling it would store data at the wrong time.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from perfguard.errors import ValidationError
 
@@ -30,12 +31,14 @@ def parse_timestamp_ns(value: object) -> int:
     if isinstance(value, int):
         return _checked_ns(value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"timestamp must be a finite number, got {value}")
         if not value.is_integer():
             raise ValidationError("timestamp must be integer nanoseconds since the epoch, got a fraction")
         return _checked_ns(int(value))
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # not '²': str.isdigit() accepts superscripts
             return _checked_ns(int(text))
         return _parse_rfc3339(text)
     raise ValidationError(f"timestamp must be integer nanoseconds or an RFC 3339 string, got {type(value).__name__}")

@@ -19,8 +19,8 @@ from perfguard.domain.scrub import scrub
 from perfguard.domain.timestamps import NS_PER_S, NS_PER_US, datetime_to_ns, ns_to_datetime, parse_timestamp_ns
 from perfguard.errors import ValidationError
 
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # used with fullmatch: `$` would let a trailing newline through
+_TAG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _FIELDS = frozenset(
     {
         "id",
@@ -123,7 +123,7 @@ def _enum(raw: dict[str, Any], name: str, members: dict[str, Any]) -> Any:
     value = raw.get(name)
     if value is None:
         raise ValidationError(f"{name} is required")
-    if value not in members:
+    if not isinstance(value, str) or value not in members:
         raise ValidationError(f"unknown {name} {value!r} (use one of: {', '.join(members)})")
     return members[value]
 
@@ -131,7 +131,7 @@ def _enum(raw: dict[str, Any], name: str, members: dict[str, Any]) -> Any:
 def _id(value: object) -> str:
     if value is None:
         return uuid.uuid4().hex  # without a client id a retry cannot be recognised; the client SDK always sets one
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise ValidationError("id must be 1-128 characters of letters, digits and _ . : -")
     return value
 
@@ -197,7 +197,7 @@ def _tags(value: object, limits: IngestLimits, dropped: list[str]) -> dict[str, 
         raise ValidationError(f"{len(value)} tags; the limit is {limits.max_tags}")
     tags: dict[str, str] = {}
     for key, tag in value.items():
-        if not _TAG_KEY.match(key):
+        if not _TAG_KEY.fullmatch(key):
             raise ValidationError(f"tag key {key!r} must be a letter or _ then up to 63 letters, digits or _")
         if limits.tag_allowlist and key not in limits.tag_allowlist:
             dropped.append(key)

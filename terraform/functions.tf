@@ -1,0 +1,154 @@
+# Cloud Functions (2nd gen, Python 3.12): every entry point of functions/main.py, all from one source
+# archive. The archive (cloudbuild.yaml, step "package") holds functions/ at its root with
+# requirements.txt (Cloud Functions installs exactly those pins) and bigquery_schemas/ beside them, where
+# perfguard.warehouse.schema.default_schemas_dir finds it. Which functions and how big: locals.tf.
+
+locals {
+  runtime      = "python312"
+  source_file  = "${local.repo_root}/${var.source_archive}"
+  pubsub_event = "google.cloud.pubsub.topic.v1.messagePublished"
+
+  # The settings every function starts with (perfguard.settings reads PERFGUARD_<NAME>). Only names that
+  # are Settings fields: an unknown PERFGUARD_ variable stops the function at start (a test checks this).
+  function_environment = {
+    PERFGUARD_WAREHOUSE            = "bigquery"
+    PERFGUARD_BUS                  = "pubsub"
+    PERFGUARD_GCP_PROJECT          = var.project_id
+    PERFGUARD_BIGQUERY_DATASET     = google_bigquery_dataset.perfguard.dataset_id
+    PERFGUARD_BIGQUERY_LOCATION    = var.bigquery_location
+    PERFGUARD_ENVIRONMENT          = var.environment
+    PERFGUARD_RETENTION_DAYS       = tostring(local.partition_expiration_days)
+    PERFGUARD_LATENCY_THRESHOLD_MS = tostring(var.kpi_targets.p95_latency_ms)
+  }
+
+  # The API keys (a YAML list of {name, key, scopes}) are a Secret Manager secret mounted as a file in
+  # every HTTP function; they are read once at start and never pass through an environment variable.
+  api_keys_mount = "/etc/perfguard/api-keys"
+  api_keys_file  = "api-keys.yaml"
+  http_environment = merge(local.function_environment, {
+    PERFGUARD_API_KEYS_FILE = "${local.api_keys_mount}/${local.api_keys_file}"
+  })
+}
+
+resource "google_storage_bucket" "sources" {
+  name                        = "${var.project_id}-perfguard-sources"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  # Archives are only read when a function is (re)built; a missing current one is re-uploaded by the
+  # next plan (its name is its MD5), so old ones can go.
+  lifecycle_rule {
+    condition {
+      age = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+# Named by content, so functions are rebuilt exactly when the archive changes (the package step builds it
+# deterministically).
+resource "google_storage_bucket_object" "source" {
+  name   = "function-source-${filemd5(local.source_file)}.zip"
+  bucket = google_storage_bucket.sources.name
+  source = local.source_file
+}
+
+resource "google_cloudfunctions2_function" "http" {
+  for_each = local.http_functions
+
+  name        = each.key
+  location    = var.region
+  description = "perfguard HTTP function ${each.key} (functions/main.py)"
+
+  build_config {
+    runtime         = local.runtime
+    entry_point     = each.key
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.sources.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email            = google_service_account.role[each.value.account].email
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    timeout_seconds                  = each.value.timeout_seconds
+    min_instance_count               = 0
+    max_instance_count               = each.value.max_instances
+    max_instance_request_concurrency = each.value.concurrency
+    ingress_settings                 = "ALLOW_ALL" # callers are outside Google Cloud; IAM and API keys guard it
+    all_traffic_on_latest_revision   = true
+
+    # THREADS: the functions framework's gunicorn threads, matched to the request concurrency.
+    environment_variables = merge(local.http_environment, { THREADS = tostring(each.value.concurrency) })
+
+    secret_volumes {
+      mount_path = local.api_keys_mount
+      project_id = var.project_id
+      secret     = google_secret_manager_secret.secret["api_keys"].secret_id
+      versions {
+        version = "latest"
+        path    = local.api_keys_file
+      }
+    }
+  }
+
+  depends_on = [
+    google_secret_manager_secret_iam_member.accessor,
+    google_project_iam_member.builder,
+  ]
+}
+
+resource "google_cloudfunctions2_function" "event" {
+  for_each = local.event_functions
+
+  name        = each.key
+  location    = var.region
+  description = "perfguard CloudEvent function ${each.value.entry_point} on topic ${each.value.topic} (subscription ${each.key} of topology.yaml)"
+
+  build_config {
+    runtime         = local.runtime
+    entry_point     = each.value.entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.sources.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email            = google_service_account.role[each.value.account].email
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    timeout_seconds                  = each.value.timeout_seconds
+    min_instance_count               = 0
+    max_instance_count               = each.value.max_instances
+    max_instance_request_concurrency = each.value.concurrency
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY" # only Eventarc delivers to it
+    all_traffic_on_latest_revision   = true
+    environment_variables            = merge(local.function_environment, { THREADS = tostring(each.value.concurrency) })
+  }
+
+  # Eventarc: the topic's messagePublished events, pushed as CloudEvents by the events service account.
+  # A failed run (the function raised, answered 5xx) is retried with backoff, then dead-lettered (pubsub.tf).
+  event_trigger {
+    trigger_region        = var.region
+    event_type            = local.pubsub_event
+    pubsub_topic          = google_pubsub_topic.topic[each.value.topic].id
+    retry_policy          = "RETRY_POLICY_RETRY"
+    service_account_email = google_service_account.events.email
+  }
+
+  depends_on = [google_project_iam_member.builder]
+}

@@ -1,0 +1,224 @@
+# IAM: one service account per function role, each with only what that role needs. No primitive role
+# (owner/editor/viewer) and no BigQuery admin/dataOwner anywhere; BigQuery access is granted per table
+# where the code allows it (tests/terraform checks all of this).
+
+locals {
+  # Runtime service accounts, by role. Roles whose functions arrive in later issues exist already so their
+  # grants can be reviewed here as they are added.
+  service_accounts = {
+    ingest    = "perfguard ingest: record_performance_metric"
+    api       = "perfguard read API: get_performance_data, get_performance_summary, check_thresholds, get_kpi_status"
+    evaluator = "perfguard evaluator: evaluate_thresholds"
+    notifier  = "perfguard notifier: Slack, email and webhook notifications (issue 4)"
+    poller    = "perfguard poller: canister polling and the Firebase export import (issues 5, 6)"
+    analysis  = "perfguard analysis: scheduled regression, trend and capacity analysis"
+  }
+
+  # The one HTTP function anyone may call: it authenticates every request with an API key itself, and
+  # its callers (backends, apps) hold no Google identity.
+  public_http_function = "record_performance_metric"
+
+  readers_member = "group:${var.authorized_group}"
+
+  # Project-level roles. bigquery.jobUser (run query and load jobs, billed to this project) exists only at
+  # project level; data access is granted per table below.
+  project_roles = {
+    ingest    = ["roles/bigquery.jobUser"]
+    api       = ["roles/bigquery.jobUser"]
+    evaluator = ["roles/bigquery.jobUser"]
+    notifier  = []
+    poller    = ["roles/bigquery.jobUser"]
+    analysis  = ["roles/bigquery.jobUser"]
+  }
+
+  # Every perfguard table and view.
+  bigquery_objects = concat(keys(local.tables), keys(local.views))
+
+  # Table-level BigQuery roles: account -> role -> tables or views.
+  table_roles = {
+    # ingest_metrics.sql reads performance_metrics (duplicate ids) and inserts into both tables.
+    ingest = {
+      "roles/bigquery.dataEditor" = ["performance_metrics", "metric_rollups_1m"]
+    }
+    # Reads 60 minutes of metrics and the current alerts; appends alert state changes.
+    evaluator = {
+      "roles/bigquery.dataEditor" = ["performance_alerts"]
+      "roles/bigquery.dataViewer" = ["performance_metrics", "performance_alerts_current"]
+    }
+    # The read API serves every table and view.
+    api = {
+      "roles/bigquery.dataViewer" = local.bigquery_objects
+    }
+    # Analysis reads everything; the tables it writes (insights) get their grant when they exist.
+    analysis = {
+      "roles/bigquery.dataViewer" = local.bigquery_objects
+    }
+  }
+
+  table_grants = merge([
+    for account, roles in local.table_roles : merge([
+      for role, objects in roles : {
+        for object in objects : "${account}/${role}/${object}" => { account = account, role = role, object = object }
+      }
+    ]...)
+  ]...)
+
+  bigquery_table_ids = merge(
+    { for name, table in google_bigquery_table.table : name => table.table_id },
+    { for name, view in google_bigquery_table.view : name => view.table_id },
+  )
+
+  # Pub/Sub topics each account publishes to (perfguard.api.ingest.TOPIC, perfguard.api.alerting.ALERTS_TOPIC).
+  # Eventarc push deliveries need no subscriber role.
+  topic_publishers = {
+    ingest    = ["metrics-ingested"]
+    evaluator = ["performance-alerts"]
+  }
+
+  topic_grants = merge([
+    for account, topics in local.topic_publishers : {
+      for topic in topics : "${account}/${topic}" => { account = account, topic = topic }
+    }
+  ]...)
+
+  firebase_project = coalesce(var.firebase_exports.project, var.project_id)
+  firebase_export_datasets = {
+    for kind, dataset in {
+      crashlytics = var.firebase_exports.crashlytics_dataset
+      sessions    = var.firebase_exports.sessions_dataset
+      performance = var.firebase_exports.performance_dataset
+      analytics   = var.firebase_exports.analytics_dataset
+    } : kind => dataset if dataset != ""
+  }
+}
+
+resource "google_service_account" "role" {
+  for_each = local.service_accounts
+
+  account_id   = "perfguard-${each.key}"
+  display_name = each.value
+}
+
+# Eventarc delivers Pub/Sub messages to the event functions as this account (it only invokes them).
+resource "google_service_account" "events" {
+  account_id   = "perfguard-events"
+  display_name = "perfguard Eventarc triggers: invokes the event functions"
+}
+
+# Builds the functions' containers instead of the project's default compute account (often an editor).
+resource "google_service_account" "builder" {
+  account_id   = "perfguard-builder"
+  display_name = "perfguard function builds"
+}
+
+resource "google_project_iam_member" "role" {
+  for_each = merge([
+    for account, roles in local.project_roles : { for role in roles : "${account}/${role}" => { account = account, role = role } }
+  ]...)
+
+  project = var.project_id
+  role    = each.value.role
+  member  = "serviceAccount:${google_service_account.role[each.value.account].email}"
+}
+
+# Build logs, the build's source download and the image push to Artifact Registry.
+resource "google_project_iam_member" "builder" {
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.builder"
+  member  = "serviceAccount:${google_service_account.builder.email}"
+}
+
+resource "google_bigquery_table_iam_member" "role" {
+  for_each = local.table_grants
+
+  dataset_id = google_bigquery_dataset.perfguard.dataset_id
+  table_id   = local.bigquery_table_ids[each.value.object]
+  role       = each.value.role
+  member     = "serviceAccount:${google_service_account.role[each.value.account].email}"
+}
+
+# The one dataset-wide write grant, and why: BigQueryWarehouse.ingest_metrics loads each batch into a
+# staging table it creates (and deletes) in this dataset, and creating a table is checked on the dataset.
+# dataEditor cannot change the dataset's access (not an admin role). It goes away when staging tables move
+# to a dataset of their own (see docs/deploy.md, "Least privilege").
+resource "google_bigquery_dataset_iam_member" "ingest_staging" {
+  dataset_id = google_bigquery_dataset.perfguard.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.role["ingest"].email}"
+}
+
+# Read access to the Firebase BigQuery exports for the import (issue 6). These datasets belong to Firebase,
+# so access is granted on each of them, read-only.
+resource "google_bigquery_dataset_iam_member" "firebase_export_reader" {
+  for_each = local.firebase_export_datasets
+
+  project    = local.firebase_project
+  dataset_id = each.value
+  role       = "roles/bigquery.dataViewer"
+  member     = "serviceAccount:${google_service_account.role["poller"].email}"
+}
+
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = local.topic_grants
+
+  topic  = google_pubsub_topic.topic[each.value.topic].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.role[each.value.account].email}"
+}
+
+# ---- Who may invoke which function --------------------------------------------------------------------------
+
+resource "google_cloud_run_v2_service_iam_member" "public_ingest" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.http[local.public_http_function].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# The read API: only the authorized group. Callers send their Google identity token in
+# X-Serverless-Authorization and their perfguard API key in Authorization (docs/deploy.md).
+resource "google_cloud_run_v2_service_iam_member" "readers" {
+  for_each = { for name in keys(local.http_functions) : name => name if name != local.public_http_function }
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.http[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = local.readers_member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "events" {
+  for_each = local.event_functions
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.event[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.events.email}"
+}
+
+# Pub/Sub signs the push requests' OIDC tokens as the events account. Projects created before April 2021
+# lack this grant by default; it is given on this one account only.
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.events.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+# ---- The authorized group: Looker Studio and ad-hoc queries on the tables and views -------------------------
+
+resource "google_bigquery_table_iam_member" "readers" {
+  for_each = toset(local.bigquery_objects)
+
+  dataset_id = google_bigquery_dataset.perfguard.dataset_id
+  table_id   = local.bigquery_table_ids[each.key]
+  role       = "roles/bigquery.dataViewer"
+  member     = local.readers_member
+}
+
+resource "google_project_iam_member" "readers_job_user" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = local.readers_member
+}

@@ -1,0 +1,1 @@
+"""Tests of terraform/ and cloudbuild.yaml against the code they deploy."""
