@@ -309,20 +309,22 @@ def _evaluation_seconds(warehouse: DuckDBWarehouse) -> float:
 
 
 def _print_phases(steps: list[dict[str, float]], batch_size: int, preload: int, evaluation: float, rows: int) -> None:
-    print(f"  {len(steps)} batches of {batch_size:,}; median ms per batch, first 10% / last 10% of batches:")
-    tenth = max(1, len(steps) // 10)
+    print(
+        f"  {len(steps)} batches of {batch_size:,}; ms per batch: median (p10 / p90: the spread is the machine's noise)"
+    )
     total = [sum(step.values()) for step in steps]
     for name in steps[0]:
-        values = [step[name] for step in steps]
-        print(f"    {name:38} {_ms(values)}  ({_ms(values[:tenth])} / {_ms(values[-tenth:])})")
-    print(f"    {'total':38} {_ms(total)}  ({_ms(total[:tenth])} / {_ms(total[-tenth:])})")
+        print(f"    {name:38} {_spread([step[name] for step in steps])}")
+    print(f"    {'total':38} {_spread(total)}")
     per_s = batch_size / statistics.median(total)
     print(f"  RESULT ingest phases preload={preload:,}: {per_s:,.0f} metrics/s for one thread without HTTP")
     print(f"  evaluation query (minute_p95 over the 60-minute lookback, {rows:,} rows): {evaluation * 1000:,.0f} ms")
 
 
-def _ms(values: Sequence[float]) -> str:
-    return f"{statistics.median(values) * 1000:7.2f}"
+def _spread(values: Sequence[float]) -> str:
+    ordered = sorted(values)
+    median, low, high = (quantile(ordered, q) * 1000 for q in (0.5, 0.1, 0.9))
+    return f"{median:7.2f}  ({low:6.2f} / {high:6.2f})"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -7,7 +7,7 @@
 #   functions/perfguard/topology.yaml       -> local.topics, local.subscriptions, local.schedules
 #   functions/main.py (checked by tests)    -> local.http_functions, local.event_functions
 locals {
-  repo_root     = abspath("${path.module}/..")
+  repo_root     = "${path.module}/.." # relative, so plans made on any machine agree
   schemas_dir   = "${local.repo_root}/bigquery_schemas"
   topology_file = "${local.repo_root}/functions/perfguard/topology.yaml"
 

@@ -36,7 +36,8 @@ def test_defaults() -> None:
     assert settings == Settings()
     assert (settings.warehouse, settings.bus, settings.environment) == ("duckdb", "inprocess", "production")
     assert (settings.retention_days, settings.max_tags, settings.max_tag_chars) == (90, 32, 256)
-    assert (settings.latency_threshold_ms, settings.threshold_windows, settings.threshold_min_samples) == (2000.0, 5, 10)
+    assert settings.latency_threshold_ms == 2000.0
+    assert (settings.threshold_windows, settings.threshold_min_samples) == (5, 10)
     assert settings.tag_allowlist == DEFAULT_TAG_ALLOWLIST
     assert settings.data_path() == Path("data")
 
@@ -54,7 +55,8 @@ def test_no_environ_argument_reads_no_environment(monkeypatch: pytest.MonkeyPatc
 def test_file_values_override_defaults(tmp_path: Path) -> None:
     path = config_file(tmp_path, "retention_days: 30\nenvironment: staging\ntag_allowlist: [route, status]\n")
     settings = load_settings(path)
-    assert (settings.retention_days, settings.environment, settings.tag_allowlist) == (30, "staging", ("route", "status"))
+    assert (settings.retention_days, settings.environment) == (30, "staging")
+    assert settings.tag_allowlist == ("route", "status")
 
 
 def test_environment_overrides_the_file_and_overrides_win(tmp_path: Path) -> None:
@@ -182,7 +184,10 @@ def test_gcp_project_is_required_by_the_cloud_adapters(overrides: dict[str, str]
     assert settings.gcp_project == "market-prod"
 
 
-@pytest.mark.parametrize("key", ["retention_days", "max_batch_records", "max_body_bytes", "threshold_windows", "page_size"])
+POSITIVE = ["retention_days", "max_batch_records", "max_body_bytes", "threshold_windows", "page_size"]
+
+
+@pytest.mark.parametrize("key", POSITIVE)
 @pytest.mark.parametrize("value", [0, -1])
 def test_sizes_must_be_positive(key: str, value: int) -> None:
     assert config_error(overrides={key: value}) == f"setting '{key}' must be positive, got {value}"
@@ -219,12 +224,6 @@ def test_every_setting_is_documented() -> None:
     assert set(FIELD_NAMES) <= documented, sorted(set(FIELD_NAMES) - documented)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="BUG: settings._read_config_file (settings.py:123) catches OSError and YAMLError but not "
-    "UnicodeDecodeError, so a config file that is not UTF-8 escapes as UnicodeDecodeError, not ConfigError",
-)
 def test_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("environment: producción\n".encode("latin-1"))

@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    return load_settings(args.config, dict(os.environ), {**overrides, **extra})
+    environ = {k: v for k, v in os.environ.items() if k != "PERFGUARD_CONFIG"}
+    return load_settings(args.config or os.environ.get("PERFGUARD_CONFIG"), environ, {**overrides, **extra})
 
 
 def _serve(args: argparse.Namespace) -> int:

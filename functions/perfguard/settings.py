@@ -8,6 +8,7 @@ reads `os.environ`: the process entry points call `load_settings()` once and pas
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,8 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8: {exc.reason} at byte {exc.start}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     if loaded is None:
@@ -162,11 +165,11 @@ def _convert(key: str, raw: Any, type_name: Any) -> Any:
         if type_name == "int":
             return _to_int(raw)
         if type_name == "float":
-            return float(raw)
+            return _to_float(raw)
         if type_name == "tuple[str, ...]":
             items = raw.split(",") if isinstance(raw, str) else list(raw)
             return tuple(str(item).strip() for item in items if str(item).strip())
-        if not isinstance(raw, (str, int, float)):
+        if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
             raise TypeError
         return str(raw)
     except (TypeError, ValueError) as exc:
@@ -179,6 +182,15 @@ def _to_int(raw: Any) -> int:
     return int(raw)
 
 
+def _to_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    number = float(raw)
+    if not math.isfinite(number):
+        raise ValueError(raw)
+    return number
+
+
 def _check(settings: Settings) -> None:
     if settings.warehouse not in ("duckdb", "bigquery"):
         raise ConfigError(f"setting 'warehouse' must be duckdb or bigquery, got {settings.warehouse!r}")
@@ -189,3 +201,5 @@ def _check(settings: Settings) -> None:
     for name in ("retention_days", "max_batch_records", "max_body_bytes", "threshold_windows", "page_size"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting '{name}' must be positive, got {getattr(settings, name)}")
+    if settings.page_size > 10_000:
+        raise ConfigError(f"setting 'page_size' must be at most 10000, got {settings.page_size}")

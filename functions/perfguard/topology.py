@@ -50,7 +50,12 @@ def load_topology(text: str | None = None) -> Topology:
     """Parse and check the topology (the packaged file by default)."""
     if text is None:
         text = resources.files("perfguard").joinpath("topology.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"topology is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError("topology must be a mapping of topics, subscriptions and schedules")
     topics = tuple(data.get("topics") or {})
     subscriptions = tuple(_subscription(name, spec, topics) for name, spec in (data.get("subscriptions") or {}).items())
     schedules = tuple(_schedule(name, spec, topics) for name, spec in (data.get("schedules") or {}).items())
@@ -66,7 +71,7 @@ def _subscription(name: str, spec: dict[str, Any], topics: tuple[str, ...]) -> S
 def _schedule(name: str, spec: dict[str, Any], topics: tuple[str, ...]) -> Schedule:
     _require(name, spec, ("cron", "topic"))
     _known_topic(name, spec["topic"], topics)
-    if not croniter.is_valid(spec["cron"]):
+    if not isinstance(spec["cron"], str) or not croniter.is_valid(spec["cron"]):
         raise ConfigError(f"topology: schedule {name} has an invalid cron expression {spec['cron']!r}")
     return Schedule(
         name, spec["cron"], spec["topic"], dict(spec.get("payload") or {}), bool(spec.get("local_only", False))

@@ -116,7 +116,13 @@ def test_dashboard_of_no_kpis_has_no_data() -> None:
 
 @pytest.mark.parametrize(
     ("statuses", "expected"),
-    [([], NO_DATA), ([OK], OK), ([OK, NO_DATA], NO_DATA), ([NO_DATA, AT_RISK, OK], AT_RISK), ([AT_RISK, BREACH], BREACH)],
+    [
+        ([], NO_DATA),
+        ([OK], OK),
+        ([OK, NO_DATA], NO_DATA),
+        ([NO_DATA, AT_RISK, OK], AT_RISK),
+        ([AT_RISK, BREACH], BREACH),
+    ],
 )
 def test_worst_orders_breach_at_risk_no_data_ok(statuses: list[str], expected: str) -> None:
     assert worst(statuses) == expected

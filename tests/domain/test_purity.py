@@ -71,7 +71,9 @@ def imported_names(tree: ast.AST, package: str) -> dict[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+                # `import a.b` binds `a`; `import a.b as c` binds `c` to a.b
+                top = alias.name.split(".")[0]
+                names[alias.asname or top] = alias.name if alias.asname else top
         elif isinstance(node, ast.ImportFrom):
             module = absolute_module(node, package)
             for alias in node.names:

@@ -84,8 +84,10 @@ def test_jwt_is_replaced() -> None:
         ("/x?access_token=a.b.c", "/x?access_token=[redacted]"),
         ("/x?refresh_token=r&id_token=i", "/x?refresh_token=[redacted]&id_token=[redacted]"),
         ("/x?Secret=s&sig=t&session=u", "/x?Secret=[redacted]&sig=[redacted]&session=[redacted]"),
-        ("/x?pwd=1 passwd=2 auth=3 signature=4 key=5", "/x?pwd=[redacted] passwd=[redacted] auth=[redacted] "
-         "signature=[redacted] key=[redacted]"),
+        (
+            "/x?pwd=1 passwd=2 auth=3 signature=4 key=5",
+            "/x?pwd=[redacted] passwd=[redacted] auth=[redacted] signature=[redacted] key=[redacted]",
+        ),
     ],
 )
 def test_secret_query_parameters_are_redacted(text: str, expected: str) -> None:

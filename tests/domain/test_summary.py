@@ -152,7 +152,11 @@ def test_groups_from_histogram_separates_endpoints_and_time_buckets_and_sorts_th
         data[key] = values
         rows += histogram_rows(key[0], key[1], list(values), outcomes)
     result = groups_from_histogram(reversed(rows))
-    assert [g.key() for g in result] == [("/a", T0), ("/a", T0 + dt.timedelta(hours=1)), ("/z", T0 + dt.timedelta(hours=1))]
+    assert [g.key() for g in result] == [
+        ("/a", T0),
+        ("/a", T0 + dt.timedelta(hours=1)),
+        ("/z", T0 + dt.timedelta(hours=1)),
+    ]
     for g in result:
         assert g.bucket_start is not None
         values = data[(g.endpoint_or_operation, g.bucket_start)]
@@ -234,4 +238,3 @@ def test_with_baselines_does_not_modify_its_input() -> None:
 
 def test_baseline_shifts_are_a_day_and_a_week() -> None:
     assert BASELINE_SHIFTS == {"day_ago": DAY, "week_ago": WEEK}
-

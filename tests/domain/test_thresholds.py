@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from perfguard.domain.alert_state import reconcile, recorded_alert
 from perfguard.domain.thresholds import (
     MINUTE,
     OVERALL,
@@ -154,9 +155,7 @@ def test_context_describes_the_rule_and_each_window() -> None:
         "consecutive_windows": 5,
         "min_samples": 10,
         "runbook": "runbooks/p95_api_latency.md",
-        "windows": [
-            {"minute": minute(i).isoformat(), "p95": 2100.0 + 100 * i, "count": 12} for i in range(5)
-        ],
+        "windows": [{"minute": minute(i).isoformat(), "p95": 2100.0 + 100 * i, "count": 12} for i in range(5)],
     }
 
 
@@ -196,17 +195,18 @@ def test_breach_found_within_the_evaluation_range() -> None:
     assert only(find_breaches(RULE, data, minute(20))).triggered_at == minute(5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an episode longer than the lookback gets a new alert id every minute: the evaluator reads only "
-    "evaluation_range (thresholds.py:75, 60 min), so in _breach (thresholds.py:105) streak[0] is the lookback's "
-    "first minute, triggered_at moves with `at`, and alerting._changes resolves the old alert and opens a new one",
-)
-def test_alert_id_is_stable_for_an_episode_longer_than_the_lookback() -> None:
+def test_an_episode_longer_than_the_lookback_stays_one_recorded_alert() -> None:
+    # find_breaches reads only the lookback, so past it the streak's start (and the id) moves; the evaluator
+    # keeps the recorded alert of the same rule and endpoint (the fix of a bug these tests found).
     data = rows([BAD] * 120)
 
     def evaluate(at: dt.datetime) -> Breach:
         start, end = evaluation_range(RULE, at)
         return only(find_breaches(RULE, [row for row in data if start <= row["minute"] < end], at))
 
-    assert evaluate(minute(70)).alert_id() == evaluate(minute(71)).alert_id()
+    first, later = evaluate(minute(5)), evaluate(minute(71))
+    assert later.triggered_at == minute(71) - RULE.lookback + RULE.windows * MINUTE
+    assert later.alert_id() != first.alert_id()
+    recorded = {"id": first.alert_id(), "rule": RULE.name, "endpoint_or_operation": "/swap", "status": "open"}
+    assert recorded_alert(later, [recorded]) is recorded
+    assert reconcile([later], [recorded]) == ([], [])

@@ -108,6 +108,19 @@ class Deployment:
             },
         )
 
+    @classmethod
+    def mirroring(cls, want: Expected) -> Deployment:
+        """The deployment that matches `want` exactly: the baseline for testing the comparisons themselves."""
+        return cls(
+            http_functions=frozenset(name for name, kind in want.functions.items() if kind == HTTP),
+            event_functions=dict(want.subscriptions),
+            tables=dict(want.tables),
+            expiration_ms=want.expiration_ms,
+            topics=want.topics,
+            subscriptions=dict(want.subscriptions),
+            schedules=dict(want.schedules),
+        )
+
 
 # ---- the repository's side ------------------------------------------------------------------------------------
 

@@ -12,11 +12,7 @@ import dataclasses
 import json
 import re
 import shutil
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -40,8 +36,8 @@ from tests.terraform.hcl import (
 
 needs_terraform = pytest.mark.skipif(
     terraform_binary() is None,
-    reason="terraform is not on PATH (it is preinstalled on the project's machine image and copied into "
-    "Cloud Build's workspace); the HCL checks below still run",
+    reason="terraform is not on PATH (the project's machine image has it; Cloud Build copies it into the "
+    "workspace); the python-hcl2 checks of terraform/ still run",
 )
 MAIN_PY = REPO / "functions" / "main.py"
 TOPOLOGY = REPO / "functions" / "perfguard" / "topology.yaml"
@@ -65,6 +61,12 @@ def have(tmp_path_factory: pytest.TempPathFactory) -> c.Deployment:
         pytest.skip("terraform is not on PATH: cannot evaluate terraform/locals.tf")
     repo = fake_repo(tmp_path_factory.mktemp("repo"))
     return c.Deployment.from_locals(evaluate_locals(repo, list(c.Deployment.LOCALS)))
+
+
+@pytest.fixture(scope="module")
+def mirror(want: c.Expected) -> c.Deployment:
+    """A deployment matching the code exactly, so the comparisons are tested without terraform."""
+    return c.Deployment.mirroring(want)
 
 
 def all_problems(want: c.Expected, have: c.Deployment) -> list[str]:
@@ -107,51 +109,60 @@ def test_terraform_deploys_exactly_what_the_code_defines(want: c.Expected, have:
     assert "performance-alerts" in have.topics, "the evaluator publishes alert changes to it"
 
 
-def test_a_function_added_only_to_main_py_is_reported(want: c.Expected, have: c.Deployment) -> None:
+def test_a_function_added_only_to_main_py_is_reported(want: c.Expected, mirror: c.Deployment) -> None:
     source = MAIN_PY.read_text(encoding="utf-8") + (
         "\n\n@functions_framework.http\ndef get_capacity_forecast(request):\n    return None\n"
         "\n\n@functions_framework.cloud_event\ndef analyse_regressions(event):\n    return None\n"
     )
+    assert all_problems(want, mirror) == []
     modified = c.expected(source, TOPOLOGY.read_text(encoding="utf-8"), SCHEMAS)
-    problems = c.function_problems(modified, have)
+    problems = c.function_problems(modified, mirror)
     assert any("HTTP function get_capacity_forecast is defined in functions/main.py" in p for p in problems)
     assert any("analyse_regressions" in p and "no subscription delivers" in p for p in problems)
 
 
-def test_a_function_deployed_with_the_wrong_trigger_is_reported(want: c.Expected, have: c.Deployment) -> None:
-    as_http = dataclasses.replace(have, http_functions=have.http_functions | {"evaluate_thresholds"})
+def test_a_function_deployed_with_the_wrong_trigger_is_reported(want: c.Expected, mirror: c.Deployment) -> None:
+    as_http = dataclasses.replace(mirror, http_functions=mirror.http_functions | {"evaluate_thresholds"})
     assert any("deploys it as HTTP" in p for p in c.function_problems(want, as_http))
-    wrong_entry = {**have.event_functions, "evaluate-on-tick": c.Subscription("evaluation-ticks", "get_kpi_status")}
-    as_event = dataclasses.replace(have, event_functions=wrong_entry)
+    wrong_entry = {**mirror.event_functions, "evaluate-on-tick": c.Subscription("evaluation-ticks", "get_kpi_status")}
+    as_event = dataclasses.replace(mirror, event_functions=wrong_entry)
     assert any("event trigger for get_kpi_status" in p for p in c.function_problems(want, as_event))
+    extra = dataclasses.replace(mirror, http_functions=mirror.http_functions | {"legacy_endpoint"})
+    assert c.function_problems(want, extra) == [
+        "terraform/ deploys HTTP function legacy_endpoint, which functions/main.py does not define"
+    ]
 
 
-def test_a_topic_subscription_or_schedule_added_on_one_side_is_reported(want: c.Expected, have: c.Deployment) -> None:
+def test_a_topic_subscription_or_schedule_added_on_one_side_is_reported(want: c.Expected, mirror: c.Deployment) -> None:
     topology = yaml.safe_load(TOPOLOGY.read_text(encoding="utf-8"))
     topology["topics"]["canister-polls"] = {"description": "extra"}
     topology["subscriptions"]["evaluate-on-poll"] = {"topic": "canister-polls", "function": "evaluate_thresholds"}
     topology["schedules"]["poll-every-5-minutes"] = {"cron": "*/5 * * * *", "topic": "canister-polls"}
     modified = c.expected(MAIN_PY.read_text(encoding="utf-8"), yaml.safe_dump(topology), SCHEMAS)
-    problems = c.topology_problems(modified, have) + c.function_problems(modified, have)
+    problems = c.topology_problems(modified, mirror) + c.function_problems(modified, mirror)
     assert "topic canister-polls is defined in topology.yaml but not deployed by terraform/" in problems
     assert "subscription evaluate-on-poll is defined in topology.yaml but not deployed by terraform/" in problems
     assert "schedule poll-every-5-minutes is defined in topology.yaml but not deployed by terraform/" in problems
     assert any(p.startswith("subscription evaluate-on-poll (canister-polls") for p in problems)
 
-    extra = dataclasses.replace(have, topics=have.topics | {"orphan-topic"})
+    extra = dataclasses.replace(mirror, topics=mirror.topics | {"orphan-topic"})
     assert c.topology_problems(want, extra) == [
         "terraform/ deploys topic orphan-topic, which topology.yaml does not define"
     ]
 
 
-def test_a_table_added_on_one_side_is_reported(want: c.Expected, have: c.Deployment, tmp_path: Path) -> None:
+def test_a_table_added_on_one_side_is_reported(want: c.Expected, mirror: c.Deployment, tmp_path: Path) -> None:
     schemas = _schemas_with_extra_table(tmp_path / "bigquery_schemas")
     modified = c.expected(MAIN_PY.read_text(encoding="utf-8"), TOPOLOGY.read_text(encoding="utf-8"), schemas)
-    assert c.table_problems(modified, have) == [
+    assert c.table_problems(modified, mirror) == [
         "table canister_status is defined in bigquery_schemas/ but not deployed by terraform/"
     ]
-    relaid = {**have.tables, "performance_alerts": c.Table("triggered_at", ("status",))}
-    assert len(c.table_problems(want, dataclasses.replace(have, tables=relaid))) == 1
+    relaid = {**mirror.tables, "performance_alerts": c.Table("triggered_at", ("status",))}
+    assert len(c.table_problems(want, dataclasses.replace(mirror, tables=relaid))) == 1
+    extra = {**mirror.tables, "scratch": c.Table("at", ())}
+    assert c.table_problems(want, dataclasses.replace(mirror, tables=extra)) == [
+        "terraform/ deploys table scratch, which bigquery_schemas/ does not define"
+    ]
 
 
 @needs_terraform
@@ -300,13 +311,18 @@ def test_no_primitive_role_and_no_dataset_wide_admin(config: Config) -> None:
 
 
 def test_the_role_checks_catch_violations(config: Config) -> None:
-    bad = Config({**config.resources}, config.data, dict(config.locals), config.variables, config.files)
-    bad.resources["google_project_iam_member"] = {
+    project_members = {
         **config.resources["google_project_iam_member"],
         "oops": {"role": "roles/editor", "member": "serviceAccount:x"},
         "data": {"role": "roles/bigquery.dataEditor", "member": "serviceAccount:x"},
     }
-    bad.resources["google_bigquery_dataset_iam_member"] = {"all": {"role": "roles/bigquery.dataOwner"}}
+    dataset_members = {"all": {"role": "roles/bigquery.dataOwner"}}
+    resources = {
+        **config.resources,
+        "google_project_iam_member": project_members,
+        "google_bigquery_dataset_iam_member": dataset_members,
+    }
+    bad = dataclasses.replace(config, resources=resources)
     problems = policy.role_problems(bad) + policy.project_role_problems(bad)
     assert "google_project_iam_member.oops grants the primitive role roles/editor" in problems
     assert "google_bigquery_dataset_iam_member.all grants the admin role roles/bigquery.dataOwner" in problems
@@ -319,12 +335,16 @@ def test_only_the_ingest_function_is_public(config: Config) -> None:
     assert "!= local.public_http_function" in readers["for_each"] and "local.http_functions" in readers["for_each"]
     assert readers["member"] == "${local.readers_member}"
     assert config.locals["readers_member"] == "group:${var.authorized_group}"
-    bad = Config(dict(config.resources), config.data, config.locals, config.variables, config.files)
-    bad.resources["google_cloud_run_v2_service_iam_member"] = {
+    invokers = {
         **config.resources["google_cloud_run_v2_service_iam_member"],
         "leak": {"for_each": "${local.http_functions}", "role": "roles/run.invoker", "member": "allUsers"},
     }
-    assert policy.public_access_problems(bad)
+    resources = {**config.resources, "google_cloud_run_v2_service_iam_member": invokers}
+    bad = dataclasses.replace(config, resources=resources)
+    assert policy.public_access_problems(bad) == [
+        "google_cloud_run_v2_service_iam_member.leak is public for several resources",
+        "google_cloud_run_v2_service_iam_member.leak is public on None, not on local.public_http_function",
+    ]
 
 
 def test_grants_name_existing_tables_and_topics(config: Config, want: c.Expected) -> None:
@@ -385,7 +405,12 @@ def test_the_rejected_records_metric_matches_the_ingest_log_line(config: Config)
     log_format = _ingest_rejection_format()
     line = log_format % (3, 120, "gateway", "timestamp looks like milliseconds")
     assert re.search(pattern, line), f"{pattern!r} does not match the ingest log line {line!r}"
-    assert "${local.rejected_records_pattern}" in config.resource("google_logging_metric", "rejected_records")["filter"]
+    metric = config.resource("google_logging_metric", "rejected_records")
+    assert "${local.rejected_records_pattern}" in metric["filter"]
+    key_regex = re.fullmatch(r'REGEXP_EXTRACT\(textPayload, "(.+)"\)', metric["label_extractors"]["key"])
+    assert key_regex is not None
+    key = re.search(key_regex.group(1), line)
+    assert key is not None and key.group(1) == "gateway"
 
 
 def _ingest_rejection_format() -> str:
@@ -395,63 +420,3 @@ def _ingest_rejection_format() -> str:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "records from key" in node.value:
             return node.value
     raise AssertionError("perfguard/api/ingest.py no longer logs 'rejected N of M records from key K'")
-
-
-# ---- Cloud Build ----------------------------------------------------------------------------------------------
-
-
-def _cloudbuild() -> dict[str, Any]:
-    data = yaml.safe_load(CLOUDBUILD.read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
-
-
-def _step(build: dict[str, Any], step_id: str) -> dict[str, Any]:
-    steps = {step.get("id"): step for step in build["steps"]}
-    assert step_id in steps, f"cloudbuild.yaml has no step {step_id}"
-    return dict(steps[step_id])
-
-
-def _step_text(step: dict[str, Any]) -> str:
-    return " ".join([step.get("entrypoint", ""), *step.get("args", []), step.get("script", "")])
-
-
-def test_cloudbuild_tests_checks_packages_then_plans_or_applies(config: Config) -> None:
-    build = _cloudbuild()
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert re.search(r"^make test\b", readme, re.M), "the README's test command changed: update cloudbuild.yaml"
-    assert re.search(r"^\s*make test\s*$", _step_text(_step(build, "test")), re.M)
-    fmt = _step(build, "fmt")
-    assert fmt["args"] == ["fmt", "-check", "-recursive", "terraform"] and "terraform" in fmt["name"]
-    assert "function-source.zip" in _step_text(_step(build, "package"))
-    deploy = _step_text(_step(build, "terraform"))
-    assert "terraform plan -out=tfplan" in deploy
-    assert re.search(r'if \[ "\$TF_ACTION" = apply \]; then\s+terraform apply tfplan', deploy)
-    assert "TF_ACTION=${_TF_ACTION}" in _step(build, "terraform")["env"]
-    assert build["substitutions"]["_TF_ACTION"] == "plan", "a build started by hand must only plan"
-    order = [step["id"] for step in build["steps"]]
-    assert order.index("test") < order.index("terraform") and order.index("package") < order.index("terraform")
-    assert config.variables["source_archive"]["default"] == "build/function-source.zip"
-
-
-def test_the_package_step_builds_a_deterministic_archive_with_requirements_at_its_root(tmp_path: Path) -> None:
-    for name in ("functions", "bigquery_schemas"):
-        shutil.copytree(REPO / name, tmp_path / name)
-    shutil.copy2(REPO / "requirements.txt", tmp_path / "requirements.txt")
-    (tmp_path / "functions" / "perfguard" / "__pycache__").mkdir(exist_ok=True)
-    (tmp_path / "functions" / "perfguard" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"junk")
-    script = _step(_cloudbuild(), "package")["script"]
-    archive = tmp_path / "build" / "function-source.zip"
-
-    def package() -> bytes:
-        subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, capture_output=True, timeout=60)
-        return archive.read_bytes()
-
-    first = package()
-    assert package() == first, "the archive must be byte-identical for an unchanged tree"
-    names = set(zipfile.ZipFile(archive).namelist())
-    assert {"main.py", "requirements.txt", "perfguard/__init__.py", "perfguard/topology.yaml"} <= names
-    assert {"bigquery_schemas/layout.yaml", "bigquery_schemas/performance_metrics.json"} <= names
-    assert any(name.startswith("bigquery_schemas/views/") for name in names)
-    assert any(name.startswith("perfguard/queries/") and name.endswith(".sql") for name in names)
-    assert not [name for name in names if "__pycache__" in name or ".egg-info" in name]

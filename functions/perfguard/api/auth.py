@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +43,10 @@ class KeyRing:
         """The key of an `Authorization: Bearer <key>` header, if it has `scope`."""
         if not self._keys:
             raise AuthenticationError("no API keys are configured on this server; see docs/configuration.md")
-        if not authorization or not authorization.startswith("Bearer "):
+        scheme, _, secret = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():  # the scheme name is case-insensitive (RFC 9110)
             raise AuthenticationError("send the API key as 'Authorization: Bearer <key>'")
-        digest = _digest(authorization[len("Bearer ") :].strip())
+        digest = _digest(secret.strip())
         # Compare against every key so the time taken does not reveal which one nearly matched.
         matches = [key for key in self._keys if hmac.compare_digest(key.digest, digest)]
         if not matches:
@@ -70,7 +70,7 @@ def load_keys_file(path: Path) -> list[ApiKey]:
     """Keys from a YAML or JSON list of {name, key, scopes} (in the cloud, a Secret Manager volume)."""
     try:
         entries = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read API keys file {path}: {exc}") from exc
     if not isinstance(entries, list):
         raise ConfigError(f"API keys file {path} must hold a list of {{name, key, scopes}}")
@@ -80,7 +80,14 @@ def load_keys_file(path: Path) -> list[ApiKey]:
 def _entry(path: Path, index: int, entry: Any) -> ApiKey:
     if not isinstance(entry, Mapping) or not {"name", "key", "scopes"} <= set(entry):
         raise ConfigError(f"API keys file {path}: entry {index} needs name, key and scopes")
-    return key(str(entry["name"]), str(entry["key"]), [str(scope) for scope in entry["scopes"]])
+    secret, scopes = entry["key"], entry["scopes"]
+    if secret is None:  # `key:` left empty: never let it become the text "None"
+        secret = ""
+    if isinstance(secret, bool) or not isinstance(secret, (str, int)):
+        raise ConfigError(f"API keys file {path}: entry {index} needs the key as text")
+    if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
+        raise ConfigError(f"API keys file {path}: entry {index} needs scopes as a list, e.g. [ingest]")
+    return key(str(entry["name"]), str(secret), scopes)
 
 
 def _digest(secret: str) -> bytes:

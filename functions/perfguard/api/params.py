@@ -62,6 +62,8 @@ def moment(params: Mapping[str, Any], name: str, default: dt.datetime | None = N
         return ns_to_datetime(parse_timestamp_ns(value))
     except ValidationError as exc:
         raise ValidationError(f"{name}: {exc}") from exc
+    except OverflowError as exc:
+        raise ValidationError(f"{name}: {value} is beyond any date this service can store") from exc
 
 
 def time_range(params: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime]:
@@ -76,6 +78,8 @@ def integer(params: Mapping[str, Any], name: str, default: int, low: int, high: 
     """An integer parameter within [low, high]."""
     value = params.get(name, default)
     try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
         number = int(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{name} must be an integer, got {value!r}") from exc

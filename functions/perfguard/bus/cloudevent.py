@@ -63,8 +63,11 @@ def decode(event_data: Mapping[str, Any] | None) -> Message:
     message = (event_data or {}).get("message")
     if not isinstance(message, dict):
         raise InvalidRequest("the CloudEvent carries no Pub/Sub message")
+    encoded = message.get("data") or ""
+    if not isinstance(encoded, str):
+        raise InvalidRequest(f"the message data must be a base64 string, got {type(encoded).__name__}")
     try:
-        raw = base64.b64decode(message.get("data") or b"")
+        raw = base64.b64decode(encoded, validate=True)
         data = json.loads(raw) if raw else {}
     except ValueError as exc:
         raise InvalidRequest(f"the message data is not base64 JSON: {exc}") from exc
@@ -79,7 +82,8 @@ def decode(event_data: Mapping[str, Any] | None) -> Message:
 def _publish_time(value: object) -> dt.datetime:
     if isinstance(value, str):
         try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # Pub/Sub times are UTC
         except ValueError:
             pass
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -53,10 +53,16 @@ def _replace_ipv6(match: re.Match[str]) -> str:
 
 
 def _replace_base64(match: re.Match[str]) -> str:
-    # Long path words ("get_listing_details_for_marketplace_v2") are not secrets: a secret mixes
-    # letters with digits and upper with lower case.
+    # Long names ("get_listing_details_for_marketplace_v2", "getListingDetailsForMarketplaceV2") are not
+    # secrets: a secret mixes digits, upper and lower case, and changes character class often (random
+    # base64 changes class at about 6 of 10 characters, a camelCase name at about 2).
     token = match.group(0)
     has_digit = any(c.isdigit() for c in token)
     has_upper = any(c.isupper() for c in token)
     has_lower = any(c.islower() for c in token)
-    return "[secret]" if has_digit and has_upper and has_lower else token
+    return "[secret]" if has_digit and has_upper and has_lower and _class_changes(token) * 3 >= len(token) else token
+
+
+def _class_changes(token: str) -> int:
+    classes = ["d" if c.isdigit() else "u" if c.isupper() else "l" if c.islower() else "s" for c in token]
+    return sum(1 for a, b in zip(classes, classes[1:], strict=False) if a != b)
