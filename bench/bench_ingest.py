@@ -237,8 +237,13 @@ def phases(batches: int, batch_size: int, preload: int) -> None:
         steps = [_steps(warehouse, body, limits) for body in load.bodies]
         rows_in_range = preload + batches * batch_size
         evaluation = _evaluation_seconds(warehouse)
+        rollups = warehouse.query("SELECT COUNT(*) AS n FROM metric_rollups_1m", {})[0]["n"]
         warehouse.close()
     _print_phases(steps, batch_size, preload, evaluation, rows_in_range)
+    print(
+        f"  metric_rollups_1m: {rollups:,} rows for {rows_in_range:,} records "
+        f"({rollups / rows_in_range:.2f} per record: partial rows per batch, merged only at read time)"
+    )
 
 
 def _preload(warehouse: DuckDBWarehouse, rows: int) -> None:

@@ -85,15 +85,11 @@ def test_environment_variables_are_converted_to_their_types() -> None:
         environ={
             "PERFGUARD_RETENTION_DAYS": " 45 ",
             "PERFGUARD_LATENCY_THRESHOLD_MS": "1500.5",
-            "PERFGUARD_EVALUATION_DEBOUNCE_SECONDS": "2",
+            "PERFGUARD_MAX_TAGS": "8",
         }
     )
-    assert (settings.retention_days, settings.latency_threshold_ms, settings.evaluation_debounce_seconds) == (
-        45,
-        1500.5,
-        2.0,
-    )
-    assert isinstance(settings.evaluation_debounce_seconds, float)
+    assert (settings.retention_days, settings.latency_threshold_ms, settings.max_tags) == (45, 1500.5, 8)
+    assert isinstance(settings.latency_threshold_ms, float)
 
 
 def test_variables_without_the_prefix_are_ignored() -> None:

@@ -6,10 +6,11 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from perfguard.errors import ConfigError, WarehouseError
+from perfguard.local.stack import LocalStack
 from perfguard.settings import Settings, load_settings, settings_fields
 
 log = logging.getLogger("perfguard")
@@ -52,32 +53,43 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from perfguard.local.stack import LocalStack
-
-    stack = LocalStack(_settings(args), args.host, args.port)
-    stack.start()
-    _announce(stack)
-    stack.serve_forever()
+    _run(LocalStack(_settings(args), args.host, args.port))
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from perfguard.local.demo import DemoMarketplace
-    from perfguard.local.stack import LocalStack
 
     stack = LocalStack(_settings(args, environment="demo"), args.host, args.port)
-    stack.start()
-    _announce(stack)
-    demo = DemoMarketplace(stack.url, stack.settings.api_key)
-    demo.start(duration=args.duration or None, on_finish=stack.stop_serving)
+    demo: DemoMarketplace | None = None
+
+    def start_demo() -> None:
+        nonlocal demo
+        demo = DemoMarketplace(stack.url, stack.settings.api_key)
+        demo.start(duration=args.duration or None, on_finish=stack.stop_serving)
+
     try:
-        stack.serve_forever()
+        _run(stack, start_demo)
     finally:
-        demo.stop()
+        if demo is not None:
+            demo.stop()
     return 0
 
 
-def _announce(stack: Any) -> None:
+def _run(stack: LocalStack, then: Callable[[], None] | None = None) -> None:
+    """Start the stack, say where it is, and serve until Ctrl-C / SIGTERM (even one that arrives early)."""
+    stack.start()
+    try:
+        _announce(stack)
+        if then is not None:
+            then()
+    except KeyboardInterrupt:
+        stack.stop()
+        return
+    stack.serve_forever()
+
+
+def _announce(stack: LocalStack) -> None:
     where = "generated for this run" if stack.generated_key else "from your settings"
     print(f"perfguard is serving on {stack.url}  (functions: {', '.join(stack.functions)})", flush=True)
     print(f"API key ({where}): {stack.settings.api_key}", flush=True)

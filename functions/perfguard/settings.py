@@ -91,7 +91,6 @@ class Settings:
     threshold_windows: int = _setting(5, "Consecutive breaching one-minute windows before an alert fires.")
     threshold_min_samples: int = _setting(10, "Fewest records a one-minute window needs to count.")
     kpi_window_minutes: int = _setting(60, "Window of the KPI dashboard's latency figure.")
-    evaluation_debounce_seconds: float = _setting(5.0, "Least time between two ingest-triggered evaluations.")
     exact_percentile_max_hours: int = _setting(24, "Longest range whose percentiles are computed exactly.")
     page_size: int = _setting(1000, "Default page size of get_performance_data (max 10000).")
 

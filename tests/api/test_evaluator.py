@@ -108,3 +108,18 @@ def test_an_ingest_message_older_than_the_last_evaluation_is_coalesced(
     stale = Message({}, {"source": "record_performance_metric"}, "2", clock.now - dt.timedelta(seconds=1))
     assert evaluate_thresholds(runtime, stale) == []
     assert runtime.evaluation.last_started == clock.now
+
+
+def ingest_message(oldest: dt.datetime, published: dt.datetime) -> Message:
+    data = {"stored": 1, "oldest_timestamp": oldest.isoformat()}
+    return Message(data, {"source": "record_performance_metric"}, "3", published)
+
+
+def test_a_batch_of_the_current_minute_only_waits_for_the_tick(world: tuple[Runtime, Clock, MemoryBus]) -> None:
+    runtime, clock, _ = world
+    runtime.warehouse.ingest_metrics(minutes_of(2600.0, START, 6), START)
+    clock.now = START + 6 * MINUTE + dt.timedelta(seconds=30)
+    current = ingest_message(START + 6 * MINUTE + dt.timedelta(seconds=10), clock.now)
+    assert evaluate_thresholds(runtime, current) == [] and statuses(runtime) == []
+    late = ingest_message(START + 5 * MINUTE + dt.timedelta(seconds=59), clock.now)
+    assert [c["status"] for c in evaluate_thresholds(runtime, late)] == ["open", "open"]

@@ -161,3 +161,7 @@ def test_scrub_is_idempotent() -> None:
 def test_plain_text_is_unchanged() -> None:
     text = "icp_swap::execute_swap step=confirm route=/swap/ICP-ckBTC"
     assert scrub(text) == text
+
+
+def test_a_long_camel_case_name_with_a_version_digit_is_not_a_secret() -> None:
+    assert scrub("GET getListingDetailsForMarketplaceV2") == "GET getListingDetailsForMarketplaceV2"

@@ -19,7 +19,7 @@ from perfguard.api.auth import READ
 from perfguard.api.responses import json_response
 from perfguard.bus.cloudevent import Message
 from perfguard.domain.alert_state import reconcile, recorded_alert
-from perfguard.domain.thresholds import Breach, ThresholdRule, evaluation_range, find_breaches
+from perfguard.domain.thresholds import Breach, ThresholdRule, affects_evaluation, evaluation_range, find_breaches
 from perfguard.domain.timestamps import format_rfc3339
 from perfguard.errors import BusError
 from perfguard.runtime import Runtime
@@ -28,6 +28,7 @@ from perfguard.warehouse.sql import load_query
 log = logging.getLogger(__name__)
 ALERTS_TOPIC = "performance-alerts"
 EVALUATOR = "evaluator"
+INGEST_SOURCE = "record_performance_metric"
 
 
 def check_thresholds(runtime: Runtime, request: Request) -> Response:
@@ -44,14 +45,11 @@ def check_thresholds(runtime: Runtime, request: Request) -> Response:
 
 
 def evaluate_thresholds(runtime: Runtime, message: Message) -> list[dict[str, Any]]:
-    """Evaluate now and record what changed; skipped when an evaluation started after `message` was published."""
+    """Evaluate now and record what changed, unless `message` announces data this evaluation cannot use."""
     now = runtime.clock()
     with runtime.evaluation.lock:
-        if (
-            message.attributes.get("source") == "record_performance_metric"
-            and runtime.evaluation.last_started >= message.publish_time
-        ):
-            return []  # an evaluation that began after this batch was stored has already seen it
+        if _already_covered(runtime, message, now):
+            return []
         runtime.evaluation.last_started = now
         rule = runtime.threshold_rule()
         changes = _changes(_breaches(runtime, rule, now), _known_alerts(runtime, rule, rule.metric_type, now), now)
@@ -59,6 +57,18 @@ def evaluate_thresholds(runtime: Runtime, message: Message) -> list[dict[str, An
             runtime.warehouse.append_rows("performance_alerts", changes)
     _publish(runtime, changes)
     return changes
+
+
+def _already_covered(runtime: Runtime, message: Message, now: dt.datetime) -> bool:
+    """An ingest message needs no evaluation when one started after the batch was stored (it saw the batch),
+    or when the batch holds only records of the current minute (the next tick evaluates them). The
+    scheduler's tick always evaluates. This keeps a busy ingest from evaluating once per batch."""
+    if message.attributes.get("source") != INGEST_SOURCE:
+        return False
+    if runtime.evaluation.last_started >= message.publish_time:
+        return True
+    oldest = message.data.get("oldest_timestamp")
+    return isinstance(oldest, str) and not affects_evaluation(p.moment({"t": oldest}, "t"), now)
 
 
 def _breaches(runtime: Runtime, rule: ThresholdRule, at: dt.datetime) -> list[Breach]:

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 from perfguard.api.auth import INGEST
 from perfguard.api.params import parse_json
 from perfguard.api.responses import json_response
-from perfguard.domain.timestamps import datetime_to_ns, format_rfc3339
+from perfguard.domain.timestamps import datetime_to_ns, format_rfc3339, ns_to_datetime
 from perfguard.domain.validation import BatchResult, parse_batch
 from perfguard.errors import BusError, InvalidRequest, PayloadTooLarge
 from perfguard.runtime import Runtime
@@ -70,6 +70,7 @@ def _records(body: Any, max_records: int) -> list[Any]:
 def _announce(runtime: Runtime, result: BatchResult, stored: int, now: dt.datetime) -> None:
     message = {
         "stored": stored,
+        "oldest_timestamp": format_rfc3339(ns_to_datetime(min(m.timestamp_us for m in result.accepted) * 1000)),
         "metric_types": sorted({m.metric_type.value for m in result.accepted}),
         "ingested_at": format_rfc3339(now),
     }

@@ -81,6 +81,12 @@ def floor_minute(moment: dt.datetime) -> dt.datetime:
     return moment.replace(second=0, microsecond=0)
 
 
+def affects_evaluation(oldest_new_record: dt.datetime, at: dt.datetime) -> bool:
+    """Whether new records can change an evaluation at `at`: only complete minutes count, so records of the
+    current minute cannot (the tick after the minute closes evaluates them)."""
+    return oldest_new_record < floor_minute(at)
+
+
 def find_breaches(rule: ThresholdRule, rows: Iterable[Mapping[str, Any]], at: dt.datetime) -> list[Breach]:
     """Groups (each endpoint, and all endpoints as None) whose last `windows` complete minutes all breach."""
     by_group: dict[str | None, dict[dt.datetime, Window]] = defaultdict(dict)

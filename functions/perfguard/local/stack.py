@@ -41,6 +41,8 @@ class LocalStack:
 
     def start(self) -> None:
         """Open the store, build the runtime, bind the port and start the bus and the scheduler."""
+        # From here on SIGTERM stops the stack as Ctrl-C does (installed before anything can announce the URL).
+        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
         if self.settings.bus != "inprocess":
             raise ConfigError("the local stack runs the in-process bus; unset PERFGUARD_BUS or set it to inprocess")
         data = Path(self.settings.data_dir)
@@ -63,13 +65,12 @@ class LocalStack:
 
     def serve_forever(self) -> None:
         """Serve until Ctrl-C or SIGTERM, then stop cleanly."""
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             self._server.run()  # returns on KeyboardInterrupt (waitress handles it)
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
             log.info("shutting down")
             self.stop()
 
