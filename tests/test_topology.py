@@ -6,7 +6,6 @@ import ast
 from pathlib import Path
 
 import pytest
-import yaml
 
 from perfguard.errors import ConfigError
 from perfguard.topology import Schedule, Subscription, load_topology

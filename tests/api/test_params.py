@@ -240,7 +240,7 @@ def test_garbage_cursor_is_rejected(cursor: str) -> None:
     assert invalid(p.decode_cursor, cursor) == "cursor is not one this server issued; pass next_cursor back unchanged"
 
 
-# --- regressions -------------------------------------------------------------------------------------------------------
+# --- regressions ---
 
 
 @pytest.mark.parametrize("value", [10**30, "9" * 30])

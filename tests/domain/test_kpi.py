@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perfguard.domain.kpi import AT_RISK, BREACH, NO_DATA, OK, Kpi, Reading, dashboard, default_kpis, status_of, worst
+from tests.seed import KPI_KEYS
 
 LATENCY = Kpi("lat", "P95 latency", target=2000.0, higher_is_better=False, warn_at=1600.0, unit="ms", source="x")
 CRASH_FREE = Kpi("cf", "Crash-free", target=99.5, higher_is_better=True, warn_at=99.7, unit="%", source="y")
@@ -38,16 +39,7 @@ def test_too_few_samples_is_no_data_even_when_breaching() -> None:
 
 def test_default_kpis_are_those_of_the_design() -> None:
     kpis = {k.key: k for k in default_kpis()}
-    assert list(kpis) == [
-        "api_latency_p95",
-        "crash_free_sessions",
-        "swap_success_rate",
-        "swap_completion_median",
-        "d1_retention",
-        "retention_4w",
-        "canister_cycles_runway",
-        "canister_memory_headroom",
-    ]
+    assert tuple(kpis) == KPI_KEYS
     expected = {
         "api_latency_p95": (2000.0, False),
         "crash_free_sessions": (99.5, True),

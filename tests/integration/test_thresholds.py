@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.conftest import RunningStack
 from tests.integration.traffic import isolated_hour, minute_of, record, unique
+from tests.seed import KPI_KEYS, SEED_ALERT_FIELDS
 
 pytestmark = pytest.mark.stack
 MINUTE = dt.timedelta(minutes=1)
@@ -42,18 +43,7 @@ def test_fires_on_exactly_the_fifth_consecutive_breaching_minute(stack: RunningS
     assert alert["severity"] == "high" and alert["resolved_at"] is None
     context = json.loads(alert["context"])
     assert [w["count"] for w in context["windows"]] == [12] * 5
-    assert set(alert) >= {
-        "id",
-        "alert_type",
-        "metric_type",
-        "current_value",
-        "threshold_value",
-        "severity",
-        "context",
-        "status",
-        "triggered_at",
-        "resolved_at",
-    }
+    assert set(alert) >= SEED_ALERT_FIELDS
 
 
 def test_four_breaching_minutes_and_a_good_one_do_not_fire(stack: RunningStack) -> None:
@@ -91,16 +81,7 @@ def test_kpi_dashboard_lists_every_kpi_with_status(stack: RunningStack) -> None:
     stack.call("record_performance_metric", json={"metrics": records})
     body = stack.call("get_kpi_status").json()
     kpis = {k["key"]: k for k in body["kpis"]}
-    assert set(kpis) == {
-        "api_latency_p95",
-        "crash_free_sessions",
-        "swap_success_rate",
-        "swap_completion_median",
-        "d1_retention",
-        "retention_4w",
-        "canister_cycles_runway",
-        "canister_memory_headroom",
-    }
+    assert set(kpis) == set(KPI_KEYS)
     latency = kpis["api_latency_p95"]
     assert latency["sample_size"] >= 30 and latency["status"] in ("ok", "at_risk", "breach")
     assert latency["target"] == 2000.0 and latency["comparator"] == "<="

@@ -9,32 +9,7 @@ import pytest
 
 from perfguard.errors import ConfigError
 from perfguard.warehouse.schema import default_schemas_dir, duckdb_ddl, load_tables, partition_expiration_days
-
-SEED_METRIC_FIELDS = {
-    "id",
-    "metric_type",
-    "endpoint_or_operation",
-    "value",
-    "unit",
-    "percentile",
-    "timestamp",
-    "tags",
-    "source",
-    "release",
-    "environment",
-}
-SEED_ALERT_FIELDS = {
-    "id",
-    "alert_type",
-    "metric_type",
-    "current_value",
-    "threshold_value",
-    "severity",
-    "context",
-    "status",
-    "triggered_at",
-    "resolved_at",
-}
+from tests.seed import SEED_ALERT_FIELDS, SEED_METRIC_FIELDS
 
 
 def test_every_table_is_day_partitioned_on_a_timestamp_with_90_day_expiration() -> None:
