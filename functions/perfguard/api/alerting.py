@@ -20,8 +20,8 @@ from perfguard.api.responses import json_response
 from perfguard.bus.cloudevent import Message
 from perfguard.domain.alert_state import reconcile, recorded_alert
 from perfguard.domain.thresholds import Breach, ThresholdRule, affects_evaluation, evaluation_range, find_breaches
-from perfguard.domain.timestamps import format_rfc3339
-from perfguard.errors import BusError
+from perfguard.domain.timestamps import format_rfc3339, ns_to_datetime, parse_timestamp_ns
+from perfguard.errors import BusError, ValidationError
 from perfguard.runtime import Runtime
 from perfguard.warehouse.sql import load_query
 
@@ -67,8 +67,15 @@ def _already_covered(runtime: Runtime, message: Message, now: dt.datetime) -> bo
         return False
     if runtime.evaluation.last_started >= message.publish_time:
         return True
-    oldest = message.data.get("oldest_timestamp")
-    return isinstance(oldest, str) and not affects_evaluation(p.moment({"t": oldest}, "t"), now)
+    oldest = _moment_or_none(message.data.get("oldest_timestamp"))
+    return oldest is not None and not affects_evaluation(oldest, now)
+
+
+def _moment_or_none(value: object) -> dt.datetime | None:
+    try:
+        return ns_to_datetime(parse_timestamp_ns(value))
+    except (ValidationError, OverflowError):
+        return None  # a message we cannot read is evaluated, never dropped
 
 
 def _breaches(runtime: Runtime, rule: ThresholdRule, at: dt.datetime) -> list[Breach]:
