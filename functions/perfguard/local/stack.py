@@ -70,8 +70,6 @@ class LocalStack:
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-            log.info("shutting down")
             self.stop()
 
     def stop_serving(self) -> None:
@@ -83,6 +81,9 @@ class LocalStack:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        log.info("shutting down")
+        if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
         self.scheduler.stop()
         self.bus.close()
         self._server.close()
