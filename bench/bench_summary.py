@@ -251,14 +251,20 @@ def run(rows: int, batch: int, repeats: int, keep: Path | None) -> None:
             "  the current window's SQL alone (in-process, median of 3): "
             + "; ".join(f"{label} {seconds * 1000:,.0f} ms" for label, seconds in alone.items())
         )
+        print(
+            "  over HTTP, each call runs its window's query and the same query a day and a week earlier (the "
+            "baselines; empty in this store, as is all of (c) but its last day)",
+            flush=True,
+        )
         with running_stack(data_dir) as stack:
             for case in CASES:
                 time_case(stack, store, case, repeats)
-    print("  each call also runs the query for the windows a day and a week earlier (baselines; empty here)")
     print(f"reproduce: {COMMAND} --rows {rows} --repeats {repeats}")
 
 
 def _build_timed(data_dir: Path, rows: int, batch: int) -> Store:
+    for stale in (data_dir / rt.DB_FILE, data_dir / f"{rt.DB_FILE}.wal"):
+        stale.unlink(missing_ok=True)  # an unfinished build (no marker) would skew the counts
     print(f"  building {rows:,} metrics in {data_dir} ({math.ceil(rows / batch)} batches of {batch:,}) ...", flush=True)
     started = time.perf_counter()
     store = build(data_dir, rows, batch)

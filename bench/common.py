@@ -90,7 +90,7 @@ def temp_dir(prefix: str) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def running_stack(data_dir: Path) -> Iterator[Stack]:
-    """The local stack on `data_dir`, stopped (SIGINT, then kill) however the block ends."""
+    """The local stack on `data_dir`, stopped (SIGTERM, then kill) however the block ends."""
     stack = start_stack(data_dir)
     try:
         yield stack
@@ -126,16 +126,20 @@ def _pump(process: subprocess.Popen[str], lines: list[str], found: queue.Queue[s
 
 
 def stop_stack(stack: Stack, timeout: float = 60) -> None:
-    """SIGINT (a clean shutdown that checkpoints DuckDB), then SIGKILL if it hangs; says so when slow."""
+    """SIGTERM (a clean shutdown that checkpoints DuckDB), then SIGKILL if it hangs; says so when slow.
+
+    Not SIGINT: a shell starts background jobs with SIGINT ignored, the stack inherits that, and then
+    Python never turns SIGINT into KeyboardInterrupt; the stack handles SIGTERM itself.
+    """
     started = time.perf_counter()
     if stack.process.poll() is None:
-        stack.process.send_signal(signal.SIGINT)
+        stack.process.send_signal(signal.SIGTERM)
         try:
             stack.process.wait(timeout)
         except subprocess.TimeoutExpired:
             stack.process.kill()
             stack.process.wait(10)
-            print(f"  note: the stack did not stop within {timeout:.0f} s of SIGINT and was killed")
+            print(f"  note: the stack did not stop within {timeout:.0f} s of SIGTERM and was killed")
     took = time.perf_counter() - started
     if took > SLOW_STOP_S:
         print(f"  note: the stack took {took:.1f} s to stop; its last lines:\n    " + "\n    ".join(stack.lines[-8:]))

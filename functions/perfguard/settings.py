@@ -93,6 +93,20 @@ class Settings:
     kpi_window_minutes: int = _setting(60, "Window of the KPI dashboard's latency figure.")
     exact_percentile_max_hours: int = _setting(24, "Longest range whose percentiles are computed exactly.")
     page_size: int = _setting(1000, "Default page size of get_performance_data (max 10000).")
+    runbook_base_url: str = _setting("", "Where runbooks/ is browsable (e.g. a repository URL); empty links the path.")
+    slack_bot_token: str = _setting("", "Slack bot token (xoxb-...): posts alerts and updates them when resolved.")
+    slack_channel: str = _setting("", "Slack channel id or name for alerts (with the bot token).")
+    slack_webhook_url: str = _setting("", "Slack incoming webhook URL, used when there is no bot token.")
+    slack_signing_secret: str = _setting("", "Slack signing secret: verifies the alert buttons' requests.")
+    slack_api_url: str = _setting("", "Override of https://slack.com/api/ (a local receiver in tests).")
+    smtp_host: str = _setting("", "SMTP server for alert email; empty sends none.")
+    smtp_port: int = _setting(587, "SMTP port.")
+    smtp_starttls: str = _setting("yes", "Use STARTTLS with the SMTP server: yes or no.")
+    smtp_username: str = _setting("", "SMTP user name, if the server needs one.")
+    smtp_password: str = _setting("", "SMTP password (a Secret Manager secret in the cloud).")
+    smtp_from: str = _setting("perfguard@localhost", "Sender address of alert email.")
+    smtp_to: tuple[str, ...] = _setting((), "Recipients of alert email (comma-separated).")
+    alert_webhook_urls: tuple[str, ...] = _setting((), "URLs that get every alert as Alertmanager webhook v4 JSON.")
 
     def data_path(self) -> Path:
         """The data directory as a Path."""
@@ -200,5 +214,7 @@ def _check(settings: Settings) -> None:
     for name in ("retention_days", "max_batch_records", "max_body_bytes", "threshold_windows", "page_size"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting '{name}' must be positive, got {getattr(settings, name)}")
+    if settings.smtp_starttls not in ("yes", "no"):
+        raise ConfigError(f"setting 'smtp_starttls' must be yes or no, got {settings.smtp_starttls!r}")
     if settings.page_size > 10_000:
         raise ConfigError(f"setting 'page_size' must be at most 10000, got {settings.page_size}")
