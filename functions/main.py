@@ -12,7 +12,7 @@ from flask import Request
 from werkzeug.wrappers import Response
 
 from perfguard import runtime
-from perfguard.api import alerting, ingest, kpi_status, maintenance, query
+from perfguard.api import alerting, ingest, kpi_status, maintenance, notify, query
 from perfguard.api.events import handle_event
 from perfguard.api.responses import handle_errors
 
@@ -56,6 +56,12 @@ def get_kpi_status(request: Request) -> Response:
 def evaluate_thresholds(event: CloudEvent) -> None:
     """Pub/Sub: new data or the one-minute tick; records alert state changes."""
     handle_event(event.data, lambda message: alerting.evaluate_thresholds(runtime.current(), message))
+
+
+@functions_framework.cloud_event
+def notify_alert(event: CloudEvent) -> None:
+    """Pub/Sub: an alert state change; sends it to Slack, email and webhooks."""
+    handle_event(event.data, lambda message: notify.notify_alert(runtime.current(), message))
 
 
 @functions_framework.cloud_event

@@ -10,6 +10,7 @@
   + NotFound             no such function or object (HTTP 404)
   + WarehouseError       the warehouse failed; the request may be retried (HTTP 503)
   + BusError             a message could not be published (HTTP 503)
+  + DeliveryError        a notification channel failed after its retries (HTTP 503; the bus redelivers)
 """
 
 from __future__ import annotations
@@ -73,3 +74,9 @@ class BusError(PerfguardError):
     """A message could not be published."""
 
     code = "bus_unavailable"
+
+
+class DeliveryError(PerfguardError):
+    """A notification channel failed after its retries; raising it makes the bus deliver the event again."""
+
+    code = "delivery_failed"

@@ -19,6 +19,7 @@ from perfguard.domain.kpi import Kpi, default_kpis
 from perfguard.domain.thresholds import ThresholdRule
 from perfguard.domain.validation import IngestLimits
 from perfguard.errors import ConfigError
+from perfguard.notify.port import Notifier
 from perfguard.settings import Settings, load_settings
 from perfguard.warehouse.port import Warehouse
 from perfguard.warehouse.schema import Table, default_schemas_dir, load_tables, load_views
@@ -47,6 +48,19 @@ class Runtime:
     keys: KeyRing
     clock: Callable[[], dt.datetime] = utc_now
     evaluation: EvaluationState = field(default_factory=EvaluationState)
+    notifiers: list[Notifier] | None = None  # None: built from the settings on first use
+
+    def channels(self) -> list[Notifier]:
+        """The notification channels: the ones given, else those the settings configure."""
+        if self.notifiers is None:
+            from perfguard.notify.channels import notifiers_from_settings
+
+            self.notifiers = notifiers_from_settings(self.settings)
+            if not self.notifiers and self.settings.bus == "inprocess":
+                from perfguard.notify.local_sink import LocalSinkNotifier
+
+                self.notifiers = [LocalSinkNotifier(Path(self.settings.data_dir) / "notifications.jsonl")]
+        return self.notifiers
 
     def ingest_limits(self) -> IngestLimits:
         """The record limits of the settings."""

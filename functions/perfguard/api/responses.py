@@ -23,6 +23,7 @@ _STATUS: dict[type[errors.PerfguardError], int] = {
     errors.NotFound: 404,
     errors.WarehouseError: 503,
     errors.BusError: 503,
+    errors.DeliveryError: 503,
     errors.ConfigError: 500,
 }
 
