@@ -225,3 +225,15 @@ def test_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes("environment: producción\n".encode("latin-1"))
     with pytest.raises(ConfigError):
         load_settings(path)
+
+
+def test_a_setting_can_be_read_from_the_file_a_file_variable_names(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("xoxb-from-secret-manager\n", encoding="utf-8")
+    settings = load_settings(environ={"PERFGUARD_SLACK_BOT_TOKEN_FILE": str(secret)})
+    assert settings.slack_bot_token == "xoxb-from-secret-manager"
+
+
+def test_an_unreadable_secret_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PERFGUARD_SLACK_BOT_TOKEN_FILE: cannot read"):
+        load_settings(environ={"PERFGUARD_SLACK_BOT_TOKEN_FILE": str(tmp_path / "missing")})

@@ -155,10 +155,22 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX):
             continue
         key = name[len(ENV_PREFIX) :].lower()
+        if key not in known and key.endswith("_file") and key[: -len("_file")] in known:
+            # PERFGUARD_<NAME>_FILE: the value is the content of a file (a Secret Manager volume), so secrets
+            # never sit in plain environment variables.
+            values[key[: -len("_file")]] = _read_secret_file(name, Path(value))
+            continue
         if key not in known:
             raise ConfigError(f"unknown setting {name} in the environment (known: {', '.join(sorted(known))})")
         values[key] = value
     return values
+
+
+def _read_secret_file(variable: str, path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{variable}: cannot read {path}: {exc}") from exc
 
 
 def _build(values: Mapping[str, Any]) -> Settings:
