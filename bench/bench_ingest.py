@@ -1,12 +1,15 @@
 """Ingest throughput of the local stack: batches of 1,000 api_latency records POSTed over keep-alive HTTP.
 
-Run: .venv/bin/python -m bench.bench_ingest [--batches 200] [--seconds 60] [--clients 1,2]
+Run: .venv/bin/python -m bench.bench_ingest [--batches 200] [--seconds 60] [--clients 1,2] [--fresh]
  or: .venv/bin/python -m bench.bench_ingest --phases [--preload 1000000]   (where the time goes, in-process)
 
-For each client count, a fresh stack (`perfguard serve`) on a temp data dir receives the same kind of
-load: bodies are JSON-encoded before the clock starts, so the figures are the server's, not the client's
-encoder. The run stops after `--batches` batches or `--seconds`, whichever comes first; at the end the
-stored count is read back through get_performance_summary and compared with what was acknowledged.
+For each client count, a new stack (`perfguard serve`) on a temp data dir receives the same load. Bodies are
+JSON-encoded before the clock starts, so the figures are the server's, not the client's encoder. Records are
+from the last five minutes, so most batches hold records of completed minutes, which the evaluator treats as
+late data; with `--fresh` they are 10-20 s old when sent (a 9-digit prefix of every timestamp is filled in
+just before the POST), as from clients that flush every few seconds. The run stops after `--batches` batches
+or `--seconds`, whichever comes first; then the stored count is read back through get_performance_summary
+and compared with what was acknowledged.
 No assertions: the figures are for reading.
 """
 
@@ -56,6 +59,9 @@ TARGET_PER_S = 50_000
 WARMUP_BATCHES = 2  # the first requests pay for imports and query translation; not timed (but stored)
 WINDOW_NS = 300 * 10**9  # records are from the last five minutes...
 BATCH_SPREAD_NS = 30 * 10**9  # ...and each batch holds about 30 s of one sender's records
+SLOT_NS = 10**10  # --fresh: a batch's records share one 10-s slot, whose 9-digit number is set at send time
+PLACEHOLDER_SLOT = 100_000_000  # a slot in 2001: a body sent without its slot filled in is rejected, not stored
+_PLACEHOLDER = b'"timestamp":%d' % PLACEHOLDER_SLOT
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class Request:
     records: int
     stored: int
     status: int
+    slot: int | None  # the 10-s slot of a --fresh body
 
 
 @dataclass(frozen=True)
@@ -77,31 +84,39 @@ class Load:
     batch_size: int
     first_ns: int
     last_ns: int
+    fresh: bool = False
 
 
-def build_load(batches: int, batch_size: int, seed: int = 7) -> Load:
-    """`batches` JSON bodies of `batch_size` unique records each, with timestamps ending now."""
+def build_load(batches: int, batch_size: int, seed: int = 7, fresh: bool = False) -> Load:
+    """`batches` JSON bodies of `batch_size` unique records each, with timestamps ending now (or to be stamped)."""
     rng = np.random.default_rng(seed)
     end = now_ns()
     bodies, first, last = [], end, 0
     for i in range(batches):
         # Batches arrive in time order, each covering the 30 s before its sender flushed it.
         sent = end - WINDOW_NS + (i + 1) * WINDOW_NS // batches
-        columns = generate(batch_size, sent - BATCH_SPREAD_NS, sent, rng, f"ing{seed}", i * batch_size)
+        low, high = (
+            (PLACEHOLDER_SLOT * SLOT_NS, (PLACEHOLDER_SLOT + 1) * SLOT_NS) if fresh else (sent - BATCH_SPREAD_NS, sent)
+        )
+        columns = generate(batch_size, low, high, rng, f"ing{seed}", i * batch_size)
         bodies.append(json.dumps({"metrics": as_records(columns)}, separators=(",", ":")).encode())
         first, last = min(first, int(columns.timestamp_ns[0])), max(last, int(columns.timestamp_ns[-1]))
-    return Load(bodies, batch_size, first, last)
+    return Load(bodies, batch_size, first, last, fresh)
 
 
 _HEADERS = {**auth_headers(), "Content-Type": "application/json"}
 
 
-def _send(session: requests.Session, url: str, body: bytes, records: int) -> Request:
+def _send(session: requests.Session, url: str, body: bytes, load: Load) -> Request:
+    slot = None
+    if load.fresh:  # ~0.2 ms of bytes.replace, before the clock starts
+        slot = (now_ns() - SLOT_NS) // SLOT_NS
+        body = body.replace(_PLACEHOLDER, b'"timestamp":%d' % slot)
     started = time.perf_counter()
     response = session.post(url, data=body, headers=_HEADERS, timeout=120)
     finished = time.perf_counter()
     stored = int(response.json().get("stored", 0)) if response.status_code == 200 else 0
-    return Request(started, finished, records, stored, response.status_code)
+    return Request(started, finished, load.batch_size, stored, response.status_code, slot)
 
 
 class _Feeder:
@@ -122,7 +137,7 @@ class _Feeder:
 def _client(url: str, load: Load, feeder: _Feeder, results: list[Request]) -> None:
     with requests.Session() as session:
         while (index := feeder.take()) is not None:
-            results.append(_send(session, url, load.bodies[index], load.batch_size))
+            results.append(_send(session, url, load.bodies[index], load))
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,7 @@ def drive(stack: Stack, load: Load, clients: int, seconds: float) -> Run:
     url = f"{stack.url}/record_performance_metric"
     warmup: list[Request] = []
     with requests.Session() as session:
-        warmup.extend(_send(session, url, body, load.batch_size) for body in load.bodies[:WARMUP_BATCHES])
+        warmup.extend(_send(session, url, body, load) for body in load.bodies[:WARMUP_BATCHES])
     results: list[Request] = []
     feeder = _Feeder(len(load.bodies), WARMUP_BATCHES, time.perf_counter() + seconds)
     threads = [threading.Thread(target=_client, args=(url, load, feeder, results)) for _ in range(clients)]
@@ -153,9 +168,13 @@ def drive(stack: Stack, load: Load, clients: int, seconds: float) -> Run:
     return Run(warmup + results, wall, server_cpu)
 
 
-def stored_count(stack: Stack, load: Load) -> int:
-    """Sum of the per-endpoint counts of get_performance_summary over the load's time range."""
-    params = {"metric_type": "api_latency", "start": rfc3339(load.first_ns), "end": rfc3339(load.last_ns + 1000)}
+def stored_count(stack: Stack, load: Load, sent: Sequence[Request]) -> int:
+    """Sum of the per-endpoint counts of get_performance_summary over the time range of what was sent."""
+    first, last = load.first_ns, load.last_ns
+    slots = [r.slot for r in sent if r.slot is not None]
+    if slots:
+        first, last = min(slots) * SLOT_NS, (max(slots) + 1) * SLOT_NS
+    params = {"metric_type": "api_latency", "start": rfc3339(first), "end": rfc3339(last + 1000)}
     body = stack.get("get_performance_summary", params)
     return sum(int(group["count"]) for group in body["groups"])
 
@@ -209,18 +228,19 @@ def _verify(requests_: list[Request], stored: int) -> None:
     )
 
 
-def run(batches: int, batch_size: int, seconds: float, client_counts: Sequence[int]) -> None:
-    """One fresh stack per client count; print the figures of each."""
+def run(batches: int, batch_size: int, seconds: float, client_counts: Sequence[int], fresh: bool = False) -> None:
+    """One new stack per client count; print the figures of each."""
     print(f"bench_ingest on {machine()}")
-    print(f"  encoding {batches} bodies of {batch_size} records before timing ...", flush=True)
-    load = build_load(batches + WARMUP_BATCHES, batch_size)
+    age = "10-20 s old when sent (--fresh)" if fresh else "from the last five minutes"
+    print(f"  encoding {batches} bodies of {batch_size} records {age} before timing ...", flush=True)
+    load = build_load(batches + WARMUP_BATCHES, batch_size, fresh=fresh)
     print(f"  {len(load.bodies)} bodies, {sum(map(len, load.bodies)) / len(load.bodies) / 1024:.0f} KiB each")
     for clients in client_counts:
         with make_temp_dir("perfguard-bench-ingest-") as data, running_stack(data) as stack:
-            report(clients, drive(stack, load, clients, seconds), stored_count(stack, load))
-    print(
-        f"reproduce: {COMMAND} --batches {batches} --seconds {seconds:g} --clients {','.join(map(str, client_counts))}"
-    )
+            result = drive(stack, load, clients, seconds)
+            report(clients, result, stored_count(stack, load, result.requests))
+    flags = f"--batches {batches} --seconds {seconds:g} --clients {','.join(map(str, client_counts))}"
+    print(f"reproduce: {COMMAND} {flags}{' --fresh' if fresh else ''}")
 
 
 def phases(batches: int, batch_size: int, preload: int) -> None:
@@ -341,13 +361,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=1000, help="records per batch (default 1000)")
     parser.add_argument("--seconds", type=float, default=60.0, help="stop after this long (default 60)")
     parser.add_argument("--clients", default="1,2", help="client thread counts to run, e.g. 1,2 (default)")
+    parser.add_argument("--fresh", action="store_true", help="records 10-20 s old when sent (default: last 5 min)")
     parser.add_argument("--phases", action="store_true", help="time each ingest step in-process instead")
     parser.add_argument("--preload", type=int, default=0, help="with --phases: rows stored first (default 0)")
     args = parser.parse_args(argv)
     if args.phases:
         phases(args.batches, args.batch_size, args.preload)
     else:
-        run(args.batches, args.batch_size, args.seconds, [int(n) for n in args.clients.split(",")])
+        run(args.batches, args.batch_size, args.seconds, [int(n) for n in args.clients.split(",")], args.fresh)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import requests
 
@@ -166,26 +167,79 @@ def _verify_counts(warehouse: Warehouse, rows: int) -> None:
     )
 
 
-def sql_alone(store: Store) -> dict[str, float]:
-    """Seconds of the current window's query alone (no HTTP, no baselines), median of 3, per case."""
+def sql_alone(store: Store) -> tuple[dict[str, float], dict[str, list[dict[str, Any]]]]:
+    """Seconds of the current window's query alone (no HTTP, no baselines), median of 3, and the exact rows."""
     warehouse = open_warehouse(store.data_dir)
-    seconds = {}
+    seconds, exact_rows = {}, {}
     try:
         for case in CASES:
-            start, end = _window(store, case)
-            name = "summary_histogram" if case.span_ns > DAY_NS else "summary_exact"
-            params = {
-                "metric_type": "api_latency",
-                "endpoint_or_operation": None,
-                "interval_us": INTERVAL_US.get(case.interval or "", 0),
-                "start": _datetime(start),
-                "end": _datetime(end),
-            }
-            sql = load_query(name)
+            exact = case.span_ns <= DAY_NS
+            sql, params = load_query("summary_exact" if exact else "summary_histogram"), _params(store, case)
             seconds[case.label] = statistics.median(_timed(functools.partial(warehouse.query, sql, params), 3))
+            if exact:
+                exact_rows[case.label] = warehouse.query(sql, params)
     finally:
         warehouse.close()
+    return seconds, exact_rows
+
+
+def aggregate_form(store: Store, exact_rows: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """Seconds of the suggested DuckDB form of summary_exact (median of 3); fails if its percentiles differ."""
+    connection = duckdb.connect(str(store.data_dir / rt.DB_FILE), read_only=True)
+    seconds = {}
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        for case in CASES:
+            if case.label not in exact_rows:
+                continue
+            params = _params(store, case)
+            del params["endpoint_or_operation"]
+            run = functools.partial(_fetch_aggregate, connection, params)
+            seconds[case.label] = statistics.median(_timed(run, 3))
+            _check_same_percentiles(exact_rows[case.label], run())
+    finally:
+        connection.close()
     return seconds
+
+
+def _fetch_aggregate(connection: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return connection.execute(AGGREGATE_EXACT, params).fetchall()
+
+
+def _check_same_percentiles(rows: list[dict[str, Any]], aggregated: list[tuple[Any, ...]]) -> None:
+    expected = {(r["endpoint_or_operation"], r["bucket_start"]): (r["p50"], r["p95"], r["p99"]) for r in rows}
+    got = {(row[0], row[1]): tuple(row[2]) for row in aggregated}
+    if expected.keys() != got.keys() or any(
+        not math.isclose(a, b, rel_tol=1e-12) for key in expected for a, b in zip(expected[key], got[key], strict=True)
+    ):
+        raise RuntimeError("the aggregate form of summary_exact gives other percentiles than the shipped query")
+
+
+# The DuckDB-only form of summary_exact suggested in bench/README.md: QUANTILE_CONT as an aggregate (BigQuery
+# has PERCENTILE_CONT only as a window function, which DuckDB evaluates by sorting every partition).
+AGGREGATE_EXACT = """
+SELECT endpoint_or_operation,
+  CASE WHEN $interval_us > 0
+       THEN make_timestamptz((epoch_us("timestamp") // $interval_us) * $interval_us) END AS bucket_start,
+  quantile_cont(value, [0.5, 0.95, 0.99]) AS percentiles,
+  COUNT(*) AS count, AVG(value) AS mean, MIN(value) AS min, MAX(value) AS max,
+  COUNT_IF(outcome <> 'ok') AS error_count, COUNT_IF(outcome = 'timeout') AS timeout_count
+FROM performance_metrics
+WHERE metric_type = $metric_type AND "timestamp" >= $start AND "timestamp" < $end
+GROUP BY ALL
+ORDER BY 1, 2
+"""
+
+
+def _params(store: Store, case: Case) -> dict[str, Any]:
+    start, end = _window(store, case)
+    return {
+        "metric_type": "api_latency",
+        "endpoint_or_operation": None,
+        "interval_us": INTERVAL_US.get(case.interval or "", 0),
+        "start": _datetime(start),
+        "end": _datetime(end),
+    }
 
 
 def _timed(call: Callable[[], object], repeats: int) -> list[float]:
@@ -246,10 +300,10 @@ def run(rows: int, batch: int, repeats: int, keep: Path | None) -> None:
         data_dir = keep or scratch
         data_dir.mkdir(parents=True, exist_ok=True)
         store = reuse(data_dir, rows) or _build_timed(data_dir, rows, batch)
-        alone = sql_alone(store)
+        alone, exact_rows = sql_alone(store)
+        print("  the current window's SQL alone (in-process, median of 3): " + _join(alone))
         print(
-            "  the current window's SQL alone (in-process, median of 3): "
-            + "; ".join(f"{label} {seconds * 1000:,.0f} ms" for label, seconds in alone.items())
+            "  suggested aggregate form of summary_exact, same percentiles: " + _join(aggregate_form(store, exact_rows))
         )
         print(
             "  over HTTP, each call runs its window's query and the same query a day and a week earlier (the "
@@ -260,6 +314,10 @@ def run(rows: int, batch: int, repeats: int, keep: Path | None) -> None:
             for case in CASES:
                 time_case(stack, store, case, repeats)
     print(f"reproduce: {COMMAND} --rows {rows} --repeats {repeats}")
+
+
+def _join(seconds: dict[str, float]) -> str:
+    return "; ".join(f"{label} {value * 1000:,.0f} ms" for label, value in seconds.items())
 
 
 def _build_timed(data_dir: Path, rows: int, batch: int) -> Store:

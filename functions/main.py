@@ -12,7 +12,7 @@ from flask import Request
 from werkzeug.wrappers import Response
 
 from perfguard import runtime
-from perfguard.api import alerting, ingest, kpi_status, maintenance, notify, query
+from perfguard.api import alert_status, alerting, ingest, kpi_status, maintenance, notify, query
 from perfguard.api.events import handle_event
 from perfguard.api.responses import handle_errors
 
@@ -50,6 +50,27 @@ def check_thresholds(request: Request) -> Response:
 def get_kpi_status(request: Request) -> Response:
     """The KPIDashboard."""
     return kpi_status.get_kpi_status(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def update_alert_status(request: Request) -> Response:
+    """POST {"alert_id", "status", "note"?}: a person changes an alert's status (admin key)."""
+    return alert_status.update_alert_status(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def get_alerts(request: Request) -> Response:
+    """The current alerts, filtered by status (default open,investigating) and metric_type."""
+    return alert_status.get_alerts(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def slack_actions(request: Request) -> Response:
+    """Slack's interactivity requests: the alert buttons, verified by Slack's request signature."""
+    return alert_status.slack_actions(runtime.current(), request)
 
 
 @functions_framework.cloud_event

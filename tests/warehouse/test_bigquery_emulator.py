@@ -44,6 +44,9 @@ JSON_COLUMNS = ("tags", "context")
 TAG_FILTER = "AND JSON_VALUE(tags, '$.status') = @tag_0"
 # Every query of perfguard/queries/ this module runs on both stores (ingest_metrics through ingest_metrics()).
 CHECKED_QUERIES = {
+    "alert_by_id",
+    "alert_notifications",
+    "current_alerts",
     "ingest_metrics",
     "minute_p95",
     "overall_p95",
@@ -340,3 +343,62 @@ def _same(column: str, got: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return a is not None and b is not None and math.isclose(a, b, rel_tol=REL_TOL)
     return bool(a == b)
+
+
+@pytest.mark.parametrize(("alert_id", "status"), [("a-1", "investigating"), ("a-2", "resolved"), ("a-4", "open")])
+def test_alert_by_id_after_append_rows_matches_duckdb(stores: Stores, alert_id: str, status: str) -> None:
+    rows = _assert_same(stores, load_query("alert_by_id"), {"alert_id": alert_id})
+    assert [(row["id"], row["status"]) for row in rows] == [(alert_id, status)]
+
+
+def test_alert_by_id_finds_no_row_for_an_unknown_id(stores: Stores) -> None:
+    for store in (stores.emulated, stores.oracle):
+        assert store.query(load_query("alert_by_id"), {"alert_id": "no-such-alert"}) == []
+
+
+# test_append_rows_... adds closed crash_rate alerts to the emulator only: the closed cases name a metric type.
+@pytest.mark.parametrize(
+    ("statuses", "metric_type", "limit", "expected"),
+    [
+        (["open", "investigating"], None, 100, [("a-1", "investigating"), ("a-3", "open"), ("a-4", "open")]),
+        (["open", "investigating"], "api_latency", 100, [("a-1", "investigating"), ("a-3", "open")]),
+        (["resolved", "false_positive"], "api_latency", 100, [("a-2", "resolved"), ("a-5", "false_positive")]),
+        (
+            ["open", "investigating", "resolved", "false_positive"],
+            "api_latency",
+            2,
+            [("a-1", "investigating"), ("a-2", "resolved")],
+        ),
+    ],
+    ids=["active", "active_of_one_metric_type", "closed", "limited"],
+)
+def test_current_alerts_after_append_rows_match_duckdb(
+    stores: Stores, statuses: list[str], metric_type: str | None, limit: int, expected: list[tuple[str, str]]
+) -> None:
+    params = {"statuses": statuses, "metric_type": metric_type, "limit": limit}
+    rows = _assert_same(stores, load_query("current_alerts"), params)
+    assert [(row["id"], row["status"]) for row in rows] == expected
+
+
+def test_alert_notifications_after_append_rows_match_duckdb(stores: Stores) -> None:
+    rows = [
+        {
+            "alert_id": "n-1",
+            "channel": channel,
+            "alert_status": "open",
+            "event_changed_at": START,
+            "ok": ok,
+            "reference": "C1:1.2" if ok else None,
+            "error": None if ok else "HTTP 503",
+            "attempted_at": START + dt.timedelta(seconds=seconds),
+        }
+        for seconds, (channel, ok) in enumerate([("slack", False), ("slack", True), ("email", True)])
+    ]
+    for store in (stores.emulated, stores.oracle):
+        store.append_rows("alert_notifications", rows)
+    found = _assert_same(stores, load_query("alert_notifications"), {"alert_id": "n-1", "since": START})
+    assert [(row["channel"], row["ok"], row["reference"]) for row in found] == [
+        ("slack", False, None),
+        ("slack", True, "C1:1.2"),
+        ("email", True, "C1:1.2"),
+    ]
