@@ -8,8 +8,9 @@ locals {
   source_file  = "${local.repo_root}/${var.source_archive}"
   pubsub_event = "google.cloud.pubsub.topic.v1.messagePublished"
 
-  # The settings every function starts with (perfguard.settings reads PERFGUARD_<NAME>). Only names that
-  # are Settings fields: an unknown PERFGUARD_ variable stops the function at start (a test checks this).
+  # The settings every function starts with (perfguard.settings reads PERFGUARD_<NAME>, and PERFGUARD_<NAME>_FILE
+  # from a file). Only names that are Settings fields, or such a name with _FILE: an unknown PERFGUARD_
+  # variable stops the function at start (a test checks this).
   function_environment = {
     PERFGUARD_WAREHOUSE            = "bigquery"
     PERFGUARD_BUS                  = "pubsub"
@@ -21,13 +22,53 @@ locals {
     PERFGUARD_LATENCY_THRESHOLD_MS = tostring(var.kpi_targets.p95_latency_ms)
   }
 
-  # The API keys (a YAML list of {name, key, scopes}) are a Secret Manager secret mounted as a file in
-  # every HTTP function; they are read once at start and never pass through an environment variable.
-  api_keys_mount = "/etc/perfguard/api-keys"
-  api_keys_file  = "api-keys.yaml"
-  http_environment = merge(local.function_environment, {
-    PERFGUARD_API_KEYS_FILE = "${local.api_keys_mount}/${local.api_keys_file}"
-  })
+  # Where notify_alert sends alerts: the non-secret half (the secret half is mounted below). Empty values
+  # are left out, so the setting keeps its default (e.g. smtp_from) and an unset channel stays off.
+  notification_environment = {
+    for name, value in {
+      PERFGUARD_SLACK_CHANNEL      = var.slack_channel
+      PERFGUARD_SMTP_HOST          = var.smtp_host
+      PERFGUARD_SMTP_PORT          = tostring(var.smtp_port)
+      PERFGUARD_SMTP_STARTTLS      = var.smtp_starttls ? "yes" : "no"
+      PERFGUARD_SMTP_USERNAME      = var.smtp_username
+      PERFGUARD_SMTP_FROM          = var.smtp_from
+      PERFGUARD_SMTP_TO            = join(",", var.smtp_to)
+      PERFGUARD_ALERT_WEBHOOK_URLS = join(",", var.alert_webhook_urls)
+      PERFGUARD_RUNBOOK_BASE_URL   = var.runbook_base_url
+    } : name => value if value != ""
+  }
+
+  # Settings only one role's functions need, by service account (iam.tf).
+  role_environment = {
+    notifier = local.notification_environment
+  }
+
+  # Secrets are files: secret <name> (secrets.tf) is mounted at /etc/perfguard/<name>/<file>, and the
+  # function gets that path in the secret's PERFGUARD_<NAME>_FILE, so values never pass through an
+  # environment variable. A function mounts the secrets it reads (locals.tf) that can be mounted
+  # (local.mountable_secrets: required, or listed in var.mounted_secrets).
+  secret_mounts = {
+    for name, secret in local.secrets : name => {
+      path = "${local.secret_mount_root}/${replace(name, "_", "-")}"
+      file = secret.file
+      env  = { (secret.environment) = "${local.secret_mount_root}/${replace(name, "_", "-")}/${secret.file}" }
+    }
+  }
+  function_secrets = {
+    for name, spec in merge(local.http_functions, local.event_functions) :
+    name => [for secret in spec.secrets : secret if contains(local.mountable_secrets, secret)]
+  }
+
+  # Everything a function's environment holds. THREADS: the functions framework's gunicorn threads, matched
+  # to the request concurrency.
+  function_environments = {
+    for name, spec in merge(local.http_functions, local.event_functions) : name => merge(
+      local.function_environment,
+      try(local.role_environment[spec.account], {}),
+      merge([for secret in local.function_secrets[name] : local.secret_mounts[secret].env]...),
+      { THREADS = tostring(spec.concurrency) },
+    )
+  }
 }
 
 resource "google_storage_bucket" "sources" {
@@ -87,16 +128,18 @@ resource "google_cloudfunctions2_function" "http" {
     ingress_settings                 = "ALLOW_ALL" # callers are outside Google Cloud; IAM and API keys guard it
     all_traffic_on_latest_revision   = true
 
-    # THREADS: the functions framework's gunicorn threads, matched to the request concurrency.
-    environment_variables = merge(local.http_environment, { THREADS = tostring(each.value.concurrency) })
+    environment_variables = local.function_environments[each.key]
 
-    secret_volumes {
-      mount_path = local.api_keys_mount
-      project_id = var.project_id
-      secret     = google_secret_manager_secret.secret["api_keys"].secret_id
-      versions {
-        version = "latest"
-        path    = local.api_keys_file
+    dynamic "secret_volumes" {
+      for_each = local.function_secrets[each.key]
+      content {
+        mount_path = local.secret_mounts[secret_volumes.value].path
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_volumes.value].secret_id
+        versions {
+          version = "latest"
+          path    = local.secret_mounts[secret_volumes.value].file
+        }
       }
     }
   }
@@ -137,7 +180,20 @@ resource "google_cloudfunctions2_function" "event" {
     max_instance_request_concurrency = each.value.concurrency
     ingress_settings                 = "ALLOW_INTERNAL_ONLY" # only Eventarc delivers to it
     all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.function_environment, { THREADS = tostring(each.value.concurrency) })
+    environment_variables            = local.function_environments[each.key]
+
+    dynamic "secret_volumes" {
+      for_each = local.function_secrets[each.key]
+      content {
+        mount_path = local.secret_mounts[secret_volumes.value].path
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_volumes.value].secret_id
+        versions {
+          version = "latest"
+          path    = local.secret_mounts[secret_volumes.value].file
+        }
+      }
+    }
   }
 
   # Eventarc: the topic's messagePublished events, pushed as CloudEvents by the events service account.
@@ -150,5 +206,8 @@ resource "google_cloudfunctions2_function" "event" {
     service_account_email = google_service_account.events.email
   }
 
-  depends_on = [google_project_iam_member.builder]
+  depends_on = [
+    google_secret_manager_secret_iam_member.accessor,
+    google_project_iam_member.builder,
+  ]
 }

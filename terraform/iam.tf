@@ -7,16 +7,25 @@ locals {
   # grants can be reviewed here as they are added.
   service_accounts = {
     ingest    = "perfguard ingest: record_performance_metric"
-    api       = "perfguard read API: get_performance_data, get_performance_summary, check_thresholds, get_kpi_status"
+    api       = "perfguard read API: the get_* functions and check_thresholds"
     evaluator = "perfguard evaluator: evaluate_thresholds"
-    notifier  = "perfguard notifier: Slack, email and webhook notifications (issue 4)"
+    responder = "perfguard responder: update_alert_status, slack_actions (people change an alert's status)"
+    notifier  = "perfguard notifier: notify_alert (Slack, email and webhook notifications)"
     poller    = "perfguard poller: canister polling and the Firebase export import (issues 5, 6)"
     analysis  = "perfguard analysis: scheduled regression, trend and capacity analysis"
   }
 
-  # The one HTTP function anyone may call: it authenticates every request with an API key itself, and
-  # its callers (backends, apps) hold no Google identity.
-  public_http_function = "record_performance_metric"
+  # The HTTP functions anyone may call (allUsers as invoker). Each authenticates every request itself, and
+  # its callers cannot send a Google identity token. Every other HTTP function admits only the authorized
+  # group (tests/terraform fails on any other public grant).
+  public_http_functions = toset([
+    # Backends and apps send metrics with a perfguard API key (ingest scope) and hold no Google identity.
+    "record_performance_metric",
+    # Slack's interactivity requests (the alert buttons): Slack cannot send a Google identity token, and the
+    # function rejects every request without a valid Slack signature (slack_signing_secret, at most 5
+    # minutes old) before doing anything; without the secret it answers 503 to all.
+    "slack_actions",
+  ])
 
   readers_member = "group:${var.authorized_group}"
 
@@ -26,7 +35,8 @@ locals {
     ingest    = ["roles/bigquery.jobUser"]
     api       = ["roles/bigquery.jobUser"]
     evaluator = ["roles/bigquery.jobUser"]
-    notifier  = []
+    responder = ["roles/bigquery.jobUser"]
+    notifier  = ["roles/bigquery.jobUser"]
     poller    = ["roles/bigquery.jobUser"]
     analysis  = ["roles/bigquery.jobUser"]
   }
@@ -44,6 +54,16 @@ locals {
     evaluator = {
       "roles/bigquery.dataEditor" = ["performance_alerts"]
       "roles/bigquery.dataViewer" = ["performance_metrics", "performance_alerts_current"]
+    }
+    # update_alert_status and slack_actions read one alert (alert_by_id.sql on the view, which reads
+    # performance_alerts: dataEditor includes reading it) and append its new state.
+    responder = {
+      "roles/bigquery.dataEditor" = ["performance_alerts"]
+      "roles/bigquery.dataViewer" = ["performance_alerts_current"]
+    }
+    # notify_alert reads the attempts made for an alert (alert_notifications.sql) and appends its own.
+    notifier = {
+      "roles/bigquery.dataEditor" = ["alert_notifications"]
     }
     # The read API serves every table and view.
     api = {
@@ -68,11 +88,12 @@ locals {
     { for name, view in google_bigquery_table.view : name => view.table_id },
   )
 
-  # Pub/Sub topics each account publishes to (perfguard.api.ingest.TOPIC, perfguard.api.alerting.ALERTS_TOPIC).
-  # Eventarc push deliveries need no subscriber role.
+  # Pub/Sub topics each account publishes to (perfguard.api.ingest.TOPIC, perfguard.api.alerting.ALERTS_TOPIC,
+  # which perfguard.api.alert_status uses for people's changes). Eventarc push deliveries need no subscriber role.
   topic_publishers = {
     ingest    = ["metrics-ingested"]
     evaluator = ["performance-alerts"]
+    responder = ["performance-alerts"]
   }
 
   topic_grants = merge([
@@ -168,18 +189,28 @@ resource "google_pubsub_topic_iam_member" "publisher" {
 
 # ---- Who may invoke which function --------------------------------------------------------------------------
 
-resource "google_cloud_run_v2_service_iam_member" "public_ingest" {
+# Only the allowlisted, self-authenticating functions of local.public_http_functions.
+resource "google_cloud_run_v2_service_iam_member" "public" {
+  for_each = local.public_http_functions
+
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.http[local.public_http_function].service_config[0].service
+  name     = google_cloudfunctions2_function.http[each.key].service_config[0].service
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
 
-# The read API: only the authorized group. Callers send their Google identity token in
-# X-Serverless-Authorization and their perfguard API key in Authorization (docs/deploy.md).
+# The ingest grant was a single resource before slack_actions became public: keep it in place, never
+# removed and re-added (which would refuse metrics for a moment).
+moved {
+  from = google_cloud_run_v2_service_iam_member.public_ingest
+  to   = google_cloud_run_v2_service_iam_member.public["record_performance_metric"]
+}
+
+# The read API and update_alert_status: only the authorized group. Callers send their Google identity
+# token in X-Serverless-Authorization and their perfguard API key in Authorization (docs/deploy.md).
 resource "google_cloud_run_v2_service_iam_member" "readers" {
-  for_each = { for name in keys(local.http_functions) : name => name if name != local.public_http_function }
+  for_each = { for name in keys(local.http_functions) : name => name if !contains(local.public_http_functions, name) }
 
   project  = var.project_id
   location = var.region

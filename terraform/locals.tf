@@ -76,7 +76,8 @@ locals {
   # ---- Cloud Functions (2nd gen) ----------------------------------------------------------------------------
   # Every @functions_framework.http function of functions/main.py, deployed under its own name so the
   # URL is https://REGION-PROJECT.cloudfunctions.net/<name>, as perfguard.client and the README expect.
-  # `account` is the key of its service account in iam.tf. Sizing, and why:
+  # `account` is the key of its service account in iam.tf; `secrets` are the keys of the Secret Manager
+  # secrets (secrets.tf) it reads, each mounted as a file. Sizing, and why:
   http_functions = {
     # A batch is up to 10 MB / 10,000 records. Parsing and validating it holds roughly 10-20x the body in
     # Python objects, so 1 GiB fits the 4 concurrent batches of one vCPU (requests mostly wait on the
@@ -90,6 +91,7 @@ locals {
       timeout_seconds = 120
       max_instances   = 20
       concurrency     = 4
+      secrets         = ["api_keys"]
     }
     # Up to 10,000 rows a page serialised to JSON (a few MB): 512 MiB. Read by a few people and dashboards,
     # so 5 instances x 4 bounds what a runaway dashboard can spend on BigQuery.
@@ -100,6 +102,7 @@ locals {
       timeout_seconds = 60
       max_instances   = 5
       concurrency     = 4
+      secrets         = ["api_keys"]
     }
     # Percentiles are computed in BigQuery (exact up to 24 h) or merged from per-minute histograms in Python
     # (buckets x endpoints x intervals): 1 GiB and 120 s for a 90-day, 1-minute-interval request.
@@ -110,6 +113,7 @@ locals {
       timeout_seconds = 120
       max_instances   = 5
       concurrency     = 4
+      secrets         = ["api_keys"]
     }
     # One 60-minute minute_p95 query plus the recent alerts: small results.
     check_thresholds = {
@@ -119,6 +123,7 @@ locals {
       timeout_seconds = 60
       max_instances   = 5
       concurrency     = 4
+      secrets         = ["api_keys"]
     }
     # A handful of KPI queries; polled by dashboards, so small and bounded like the other readers.
     get_kpi_status = {
@@ -128,6 +133,43 @@ locals {
       timeout_seconds = 60
       max_instances   = 5
       concurrency     = 4
+      secrets         = ["api_keys"]
+    }
+    # The current alerts (performance_alerts_current, a small table), at most 1,000 rows: sized like the other
+    # readers, which it is (a dashboard or an on-call bot polls it).
+    get_alerts = {
+      account         = "api"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      max_instances   = 5
+      concurrency     = 4
+      secrets         = ["api_keys"]
+    }
+    # A person changes one alert: one alert_by_id query, one appended row, one publish. Called by hand or by
+    # a chat bot, rarely, so 2 instances x 4 are plenty; changes on one instance are serialised anyway (the
+    # evaluation lock of perfguard.api.alert_status).
+    update_alert_status = {
+      account         = "responder"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      max_instances   = 2
+      concurrency     = 4
+      secrets         = ["api_keys"]
+    }
+    # Public (Slack cannot send a Google identity): every request is first checked against Slack's signature
+    # (an HMAC of a body of at most 1 MB) before any BigQuery work, so 3 instances x 8 bound what unsigned
+    # floods can cost. A click is one alert_by_id query, one row and one publish; Slack waits 3 s for the
+    # answer and the outcome is also posted to the click's response_url, so 30 s only caps a slow moment.
+    slack_actions = {
+      account         = "responder"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 30
+      max_instances   = 3
+      concurrency     = 8
+      secrets         = ["slack_signing_secret"]
     }
   }
 
@@ -145,6 +187,23 @@ locals {
       timeout_seconds = 120
       max_instances   = 1
       concurrency     = 1
+      secrets         = []
+    }
+    # One alert change sent to every channel in turn (Slack, email, each webhook), each retrying for up to a
+    # minute or more (RetryPolicy; Slack rate limits wait up to 30 s), around one alert_notifications query
+    # and one appended row. A run cut short records nothing, so its redelivery would notify the channels
+    # that already had it again: hence the longest timeout an event function may have (540 s; at most 5
+    # webhook URLs, variables.tf). Changes are rare but one evaluation can open an alert per endpoint at
+    # once, and a delivery mostly waits on the network: 8 concurrent deliveries on 2 instances take such a
+    # burst without pushing messages back into Pub/Sub's retries toward the dead-letter topic.
+    notify_alert = {
+      account         = "notifier"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 540
+      max_instances   = 2
+      concurrency     = 8
+      secrets         = ["slack_bot_token", "slack_webhook_url", "smtp_password"]
     }
   }
 

@@ -11,6 +11,7 @@ locals {
   evaluator_services = [
     for name, spec in local.event_functions : local.event_services[name] if spec.entry_point == "evaluate_thresholds"
   ]
+  ingest_service = local.http_services["record_performance_metric"]
 
   # The line perfguard.api.ingest logs for a batch with rejected records:
   #   rejected N of M records from key K; first: <error>
@@ -153,7 +154,7 @@ resource "google_logging_metric" "rejected_records" {
   description = "record_performance_metric requests that rejected at least one record (log line 'rejected N of M records from key K; first: ...'), by API key name."
   filter = join(" AND ", [
     "resource.type = \"cloud_run_revision\"",
-    "resource.labels.service_name = \"${local.http_services[local.public_http_function]}\"",
+    "resource.labels.service_name = \"${local.ingest_service}\"",
     "textPayload =~ \"${local.rejected_records_pattern}\"",
   ])
 

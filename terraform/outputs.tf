@@ -5,6 +5,11 @@ output "function_urls" {
   value       = { for name, fn in google_cloudfunctions2_function.http : name => fn.url }
 }
 
+output "slack_interactivity_url" {
+  description = "The Request URL for Interactivity & Shortcuts of the perfguard Slack app (docs/deploy.md, section 4)."
+  value       = google_cloudfunctions2_function.http["slack_actions"].url
+}
+
 output "ingest_base_url" {
   description = "Base URL for PerfguardClient."
   value       = "https://${var.region}-${var.project_id}.cloudfunctions.net"

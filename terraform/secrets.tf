@@ -1,30 +1,65 @@
 # Secret Manager: the secrets exist here, their values never do. Versions are added by hand
-# (docs/deploy.md, "Secrets"); functions read them at start from a mounted file, never from plain env.
-# `readers` are keys of the service accounts in iam.tf that may access the secret.
+# (docs/deploy.md, "Secrets first" and "Notifications"); functions read them at start from a mounted file
+# (PERFGUARD_<NAME>_FILE), never from a plain environment variable.
+#
+# Each key is the perfguard setting the secret holds (api_keys: the file of api_keys_file). `readers` are
+# keys of the service accounts in iam.tf that may access it; which function mounts it is in locals.tf
+# (`secrets` of each function). An `optional` secret is mounted only once var.mounted_secrets lists it,
+# because mounting a secret that has no version fails the deployment; api_keys is required (docs/deploy.md).
 
 locals {
   secrets = {
     api_keys = {
       secret_id   = "perfguard-api-keys"
       description = "API keys of the HTTP functions: a YAML list of {name, key, scopes} (docs/configuration.md)."
-      readers     = ["ingest", "api"]
+      readers     = ["ingest", "api", "responder"]
+      optional    = false
+      environment = "PERFGUARD_API_KEYS_FILE"
+      file        = "api-keys.yaml"
     }
     slack_bot_token = {
       secret_id   = "perfguard-slack-bot-token"
-      description = "Slack bot token (xoxb-..., chat:write) of the perfguard Slack app: notifier (issue 4) and the Cloud Monitoring Slack channel."
+      description = "Slack bot token (xoxb-..., chat:write) of the perfguard Slack app: notify_alert and the Cloud Monitoring Slack channel."
       readers     = ["notifier"]
+      optional    = true
+      environment = "PERFGUARD_SLACK_BOT_TOKEN_FILE"
+      file        = "slack-bot-token"
     }
     slack_webhook_url = {
       secret_id   = "perfguard-slack-webhook-url"
-      description = "Slack incoming webhook URL, the notifier's fallback when no bot token is set (issue 4)."
+      description = "Slack incoming webhook URL: notify_alert's Slack channel when there is no bot token."
       readers     = ["notifier"]
+      optional    = true
+      environment = "PERFGUARD_SLACK_WEBHOOK_URL_FILE"
+      file        = "slack-webhook-url"
     }
+    # Only slack_actions verifies Slack's requests; the notifier sends to Slack and never needs it.
     slack_signing_secret = {
       secret_id   = "perfguard-slack-signing-secret"
-      description = "Slack signing secret, to verify acknowledgement button clicks from Slack (issue 4)."
+      description = "Slack signing secret of the perfguard Slack app: slack_actions verifies the alert buttons' requests with it."
+      readers     = ["responder"]
+      optional    = true
+      environment = "PERFGUARD_SLACK_SIGNING_SECRET_FILE"
+      file        = "slack-signing-secret"
+    }
+    smtp_password = {
+      secret_id   = "perfguard-smtp-password"
+      description = "Password of the SMTP account (smtp_username) notify_alert sends alert email with."
       readers     = ["notifier"]
+      optional    = true
+      environment = "PERFGUARD_SMTP_PASSWORD_FILE"
+      file        = "smtp-password"
     }
   }
+
+  # One directory per secret: a secret volume shadows its whole mount path.
+  secret_mount_root = "/etc/perfguard"
+
+  # The secrets the functions may mount: the required ones, and the optional ones that have a version.
+  mountable_secrets = toset(concat(
+    [for name, secret in local.secrets : name if !secret.optional],
+    tolist(var.mounted_secrets),
+  ))
 
   secret_readers = merge([
     for name, secret in local.secrets : {

@@ -52,7 +52,7 @@ variable "authorized_group" {
 }
 
 variable "slack_channel" {
-  description = "Slack channel for perfguard's alerts and for the alerts about perfguard itself, e.g. #perf-alerts."
+  description = "Slack channel for perfguard's alerts (notify_alert posts there with the bot token) and for the alerts about perfguard itself, e.g. #perf-alerts."
   type        = string
 
   validation {
@@ -77,6 +77,100 @@ variable "extra_notification_channels" {
   description = "Further Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) for the self-monitoring alerts, e.g. an on-call email."
   type        = list(string)
   default     = []
+}
+
+variable "mounted_secrets" {
+  description = "The optional secrets of secrets.tf that have a version in Secret Manager, so the functions that read them mount them: any of slack_bot_token, slack_webhook_url, slack_signing_secret, smtp_password. Mounting a secret without a version fails the deployment, so add the version first (docs/deploy.md). An unlisted secret's setting stays empty: that channel (or the Slack buttons) is off. Names, not values."
+  type        = set(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for name in var.mounted_secrets : contains(["slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"], name)])
+    error_message = "mounted_secrets may name only slack_bot_token, slack_webhook_url, slack_signing_secret and smtp_password (api_keys is always mounted)."
+  }
+}
+
+variable "runbook_base_url" {
+  description = "Where the repository's files are browsable; alert messages link <this>/runbooks/<rule>.md, e.g. https://github.com/OWNER/perfguard/blob/main. Empty links the bare path."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.runbook_base_url == "" || can(regex("^https://[^\\s]+$", var.runbook_base_url))
+    error_message = "runbook_base_url must be an https:// URL (the repository root, without /runbooks), or empty."
+  }
+}
+
+variable "smtp_host" {
+  description = "SMTP server for alert email, e.g. smtp.example.com; empty sends no email. Its password is the perfguard-smtp-password secret."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_port" {
+  description = "SMTP port: 587 (submission, with STARTTLS) or 465 (implicit TLS). Google Cloud blocks outbound port 25."
+  type        = number
+  default     = 587
+
+  validation {
+    condition     = var.smtp_port > 0 && var.smtp_port < 65536 && var.smtp_port != 25 && floor(var.smtp_port) == var.smtp_port
+    error_message = "smtp_port must be a TCP port other than 25 (blocked for outbound traffic in Google Cloud): 587 or 465."
+  }
+}
+
+variable "smtp_starttls" {
+  description = "Upgrade the SMTP connection with STARTTLS (ignored on port 465, which is TLS from the start)."
+  type        = bool
+  default     = true
+}
+
+variable "smtp_username" {
+  description = "SMTP user name, if the server needs a login (the password is the perfguard-smtp-password secret)."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_from" {
+  description = "Sender address of alert email; empty keeps perfguard's default (perfguard@localhost, which most servers refuse)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.smtp_from == "" || can(regex("^[^@\\s,]+@[^@\\s,]+$", var.smtp_from))
+    error_message = "smtp_from must be one email address such as perfguard@example.com."
+  }
+}
+
+variable "smtp_to" {
+  description = "Recipients of alert email; empty sends none."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.smtp_to : can(regex("^[^@\\s,]+@[^@\\s,]+$", address))])
+    error_message = "Each smtp_to entry must be one email address such as oncall@example.com."
+  }
+}
+
+variable "alert_webhook_urls" {
+  description = "URLs that get every alert as Alertmanager webhook v4 JSON (PagerDuty, Opsgenie, an Alertmanager receiver). They sit in plain view in the function's configuration and the Terraform state, so they must carry no credential: no user:password@, no query string, no Slack webhook (use the perfguard-slack-webhook-url secret). At most 5: notify_alert sends to each in turn within its timeout (locals.tf)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.alert_webhook_urls) <= 5
+    error_message = "At most 5 alert_webhook_urls: notify_alert sends to the channels one after another within its 540 s timeout."
+  }
+
+  validation {
+    condition     = alltrue([for url in var.alert_webhook_urls : can(regex("^https://[^/@?#\\s,]+(/[^?#\\s,]*)?$", url))])
+    error_message = "Each alert_webhook_urls entry must be an https:// URL without user:password@, query string, fragment or comma (a credential in it would be readable in the function's configuration)."
+  }
+
+  validation {
+    condition     = alltrue([for url in var.alert_webhook_urls : !strcontains(lower(url), "hooks.slack.com")])
+    error_message = "A Slack incoming webhook URL is a secret: put it in the perfguard-slack-webhook-url secret and list slack_webhook_url in mounted_secrets."
+  }
 }
 
 variable "canisters" {

@@ -230,10 +230,23 @@ def test_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
 def test_a_setting_can_be_read_from_the_file_a_file_variable_names(tmp_path: Path) -> None:
     secret = tmp_path / "token"
     secret.write_text("xoxb-from-secret-manager\n", encoding="utf-8")
-    settings = load_settings(environ={"PERFGUARD_SLACK_BOT_TOKEN_FILE": str(secret)})
+    environ = {"PERFGUARD_SLACK_BOT_TOKEN_FILE": str(secret), "PERFGUARD_SLACK_CHANNEL": "C0ALERTS"}
+    settings = load_settings(environ=environ)
     assert settings.slack_bot_token == "xoxb-from-secret-manager"
 
 
 def test_an_unreadable_secret_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PERFGUARD_SLACK_BOT_TOKEN_FILE: cannot read"):
         load_settings(environ={"PERFGUARD_SLACK_BOT_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"PERFGUARD_SMTP_HOST": "smtp.example.com"}, "'smtp_to' names no recipient"),
+        ({"PERFGUARD_SLACK_BOT_TOKEN": "xoxb-1"}, "'slack_bot_token' needs 'slack_channel'"),
+    ],
+)
+def test_a_half_configured_channel_stops_the_start(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ=environ)

@@ -226,6 +226,10 @@ def _check(settings: Settings) -> None:
     for name in ("retention_days", "max_batch_records", "max_body_bytes", "threshold_windows", "page_size"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting '{name}' must be positive, got {getattr(settings, name)}")
+    if settings.smtp_host and not settings.smtp_to:
+        raise ConfigError("setting 'smtp_host' is set but 'smtp_to' names no recipient")
+    if settings.slack_bot_token and not (settings.slack_channel or settings.slack_webhook_url):
+        raise ConfigError("setting 'slack_bot_token' needs 'slack_channel' (or use 'slack_webhook_url' alone)")
     if settings.smtp_starttls not in ("yes", "no"):
         raise ConfigError(f"setting 'smtp_starttls' must be yes or no, got {settings.smtp_starttls!r}")
     if settings.page_size > 10_000:

@@ -34,9 +34,6 @@ from perfguard.api.auth import ADMIN, READ
 from perfguard.api.responses import json_response
 from perfguard.domain.alert_state import ACTIVE
 from perfguard.domain.lifecycle import (
-    FALSE_POSITIVE,
-    INVESTIGATING,
-    RESOLVED,
     STATUSES,
     changed_row,
     clean_note,
@@ -44,17 +41,14 @@ from perfguard.domain.lifecycle import (
 )
 from perfguard.domain.timestamps import format_rfc3339
 from perfguard.errors import AuthenticationError, BusError, InvalidRequest, NotFound, PayloadTooLarge, ValidationError
+from perfguard.notify.message import ACTION_STATUSES
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
 from perfguard.warehouse.sql import load_query
 
 log = logging.getLogger(__name__)
 
-SLACK_ACTIONS = {
-    "perfguard_ack": INVESTIGATING,
-    "perfguard_resolve": RESOLVED,
-    "perfguard_false_positive": FALSE_POSITIVE,
-}
+SLACK_ACTIONS = ACTION_STATUSES  # the buttons notify.message puts on every alert message
 SLACK_MAX_AGE_S = 5 * 60  # Slack's advice, and what SignatureVerifier enforces: older requests may be replays
 SLACK_MAX_BODY = 1024 * 1024  # an interaction payload carries the clicked message: kilobytes, not megabytes
 SLACK_HOOKS_ORIGIN = ("https", "hooks.slack.com")

@@ -23,7 +23,7 @@ class RetryPolicy:
     attempts: int = 4  # first try included
     first_backoff: float = 1.0  # seconds before the second try; doubles each time
     max_backoff: float = 20.0
-    max_retry_after: float = 30.0  # a longer Retry-After fails now: the bus redelivers later
+    max_retry_after: float = 10.0  # a longer Retry-After fails now: the bus redelivers later
     deadline: float = 60.0  # seconds from the first try after which no new try starts
     timeout: float = 10.0  # seconds for one request
 
