@@ -20,4 +20,5 @@ def test_the_demo_marketplace_raises_the_latency_alert_and_stops_by_itself(tmp_p
     assert done.returncode == 0, output[-3000:]
     assert "alert open: p95_api_latency POST /swaps" in output, output[-3000:]
     assert "alert open: p95_api_latency GET /listings" not in output
+    assert "NOTIFY HIGH open: p95_api_latency on POST /swaps" in output, output[-3000:]
     assert "Traceback" not in output, output[-3000:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -154,10 +155,44 @@ def fake_repo(root: Path, *, topology: str | None = None, schemas_dir: Path | No
     return root
 
 
-def evaluate_locals(repo_root: Path, names: list[str]) -> dict[str, Any]:
-    """The values of `local.<name>` for each name, evaluated by `terraform console` in repo_root/terraform."""
+# Resource attributes the locals blocks of functions.tf and secrets.tf read, and what stands in for them where
+# no provider exists. A new reference fails `add_module_locals` with its name, to be added here.
+STAND_INS = {"google_bigquery_dataset.perfguard.dataset_id": "var.dataset_id"}
+_RESOURCE_REFERENCE = re.compile(r"\b(?:google_|terraform_data\.|data\.)[\w.\[\]\"-]*")
+
+
+def locals_blocks(text: str) -> list[str]:
+    """The top-level `locals { ... }` blocks of a `terraform fmt`-formatted file (`locals {` and `}` at column 0)."""
+    return re.findall(r"^locals \{\n.*?^\}$", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def add_module_locals(repo_root: Path, tfvars: str, files: tuple[str, ...] = ("functions.tf", "secrets.tf")) -> Path:
+    """Add variables.tf, `tfvars` (as terraform.tfvars) and the locals blocks of `files` to a `fake_repo`.
+
+    Those locals read variables, other locals and the STAND_INS only, so `terraform console` evaluates them
+    without a provider, e.g. every function's environment and secret mounts.
+    """
+    folder = repo_root / "terraform"
+    shutil.copy2(TERRAFORM_DIR / "variables.tf", folder / "variables.tf")
+    (folder / "terraform.tfvars").write_text(tfvars, encoding="utf-8")
+    for name in files:
+        text = "\n\n".join(locals_blocks((TERRAFORM_DIR / name).read_text(encoding="utf-8")))
+        for reference, stand_in in STAND_INS.items():
+            text = text.replace(reference, stand_in)
+        unknown = sorted(set(_RESOURCE_REFERENCE.findall(text)))
+        assert not unknown, f"the locals of {name} read {unknown}: add a stand-in to tests/terraform/hcl.py STAND_INS"
+        (folder / f"locals_of_{name}").write_text(text + "\n", encoding="utf-8")
+    return repo_root
+
+
+def evaluate_locals(repo_root: Path, names: list[str], variables: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The values of `local.<name>` for each name, evaluated by `terraform console` in repo_root/terraform.
+
+    `variables` are passed as `-var name=value` (HCL syntax for lists), over terraform.tfvars if there is one.
+    """
     expression = "jsonencode({" + ", ".join(f"{name} = local.{name}" for name in names) + "})\n"
-    result = run_terraform(["console", "-no-color"], cwd=repo_root / "terraform", stdin=expression)
+    args = ["console", "-no-color", *(f"-var={name}={value}" for name, value in (variables or {}).items())]
+    result = run_terraform(args, cwd=repo_root / "terraform", stdin=expression)
     output = result.stdout.strip()
     # An evaluation error still exits 0: terraform prints it on stderr and "(known after apply)" as the value.
     if result.returncode != 0 or "Error:" in result.stderr or not output.startswith('"'):

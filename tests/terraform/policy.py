@@ -6,6 +6,7 @@ a failure says what to fix.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,8 +18,15 @@ PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 # Roles that administer a dataset (its access, its deletion), wherever they are granted.
 ADMIN_ROLES = frozenset({"roles/bigquery.admin", "roles/bigquery.dataOwner"})
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
-PUBLIC_FUNCTION = "record_performance_metric"
-PUBLIC_SERVICE = "${google_cloudfunctions2_function.http[local.public_http_function].service_config[0].service}"
+# The only HTTP functions anyone may invoke: their callers cannot send a Google identity token, and each
+# authenticates every request itself. Adding one here is a security review, not a refactoring.
+PUBLIC_FUNCTIONS = {
+    "record_performance_metric": "a perfguard API key with the ingest scope on every request",
+    "slack_actions": "Slack's request signature (slack_signing_secret) on every request",
+}
+PUBLIC_FOR_EACH = "${local.public_http_functions}"
+PUBLIC_SERVICE = "${google_cloudfunctions2_function.http[each.key].service_config[0].service}"
+_TOSET_LITERAL = re.compile(r"\$\{toset\((\[[^\]]*\])\)\}")
 
 # The only dataset-wide grants, each with its reason in terraform/iam.tf.
 ALLOWED_DATASET_GRANTS = frozenset(
@@ -97,22 +105,56 @@ def project_role_problems(config: Config) -> list[str]:
     return problems
 
 
+def public_http_functions(config: Config) -> set[str] | None:
+    """The names in `local.public_http_functions = toset([...])`; None when it is not such a literal."""
+    match = _TOSET_LITERAL.fullmatch(str(config.locals.get("public_http_functions", "")))
+    if match is None:
+        return None
+    names = json.loads(match.group(1))
+    return {str(name) for name in names} if isinstance(names, list) else None
+
+
 def public_access_problems(config: Config) -> list[str]:
-    """allUsers / allAuthenticatedUsers only as invoker of the ingest function, and nowhere else."""
+    """allUsers / allAuthenticatedUsers only as invoker of the allowlisted, self-authenticating functions.
+
+    The allowlist is local.public_http_functions, which must name exactly PUBLIC_FUNCTIONS (HTTP functions of
+    locals.tf); the one public grant is a run.invoker member for each of them, and nothing else anywhere
+    names a public member.
+    """
     problems = []
-    if config.locals.get("public_http_function") != PUBLIC_FUNCTION:
-        problems.append(f"local.public_http_function must be {PUBLIC_FUNCTION}")
+    listed = public_http_functions(config)
+    if listed is None:
+        problems.append("local.public_http_functions must be a literal toset([...]) of function names")
+        listed = set()
+    allowed = ", ".join(sorted(PUBLIC_FUNCTIONS))
+    for name in sorted(listed - set(PUBLIC_FUNCTIONS)):
+        problems.append(f"local.public_http_functions makes {name} public; only {allowed} authenticate every request")
+    for name in sorted(set(PUBLIC_FUNCTIONS) - listed):
+        problems.append(f"local.public_http_functions lacks {name} ({PUBLIC_FUNCTIONS[name]})")
+    for name in sorted(listed - set(config.locals.get("http_functions", {}))):
+        problems.append(f"local.public_http_functions names {name}, which is not an HTTP function of locals.tf")
     for type_, name, body in config.all_resources():
-        if not any(member in text for text in strings(body) for member in PUBLIC_MEMBERS):
+        if not _names_public_member(body):
             continue
         where = f"{type_}.{name}"
         if type_ != "google_cloud_run_v2_service_iam_member" or body.get("role") != "roles/run.invoker":
             problems.append(f"{where} makes something other than a function invocation public")
-        if "for_each" in body or "count" in body:
-            problems.append(f"{where} is public for several resources")
+        if body.get("for_each") != PUBLIC_FOR_EACH or "count" in body:
+            problems.append(f"{where} is public for {body.get('for_each')}, not for local.public_http_functions")
         if body.get("name") != PUBLIC_SERVICE:
-            problems.append(f"{where} is public on {body.get('name')}, not on local.public_http_function")
+            problems.append(f"{where} is public on {body.get('name')}, not on each of local.public_http_functions")
+    # A public member held in a local or a variable could reach any resource unseen by the checks above.
+    for where, body in [
+        *((f"local.{name}", value) for name, value in config.locals.items()),
+        *((f"var.{name}", spec.get("default")) for name, spec in config.variables.items()),
+    ]:
+        if _names_public_member(body):
+            problems.append(f"{where} holds a public member; write it only in the public invoker resource")
     return problems
+
+
+def _names_public_member(body: Any) -> bool:
+    return any(member in text for text in strings(body) for member in PUBLIC_MEMBERS)
 
 
 def secret_problems(paths: list[Path]) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from perfguard.settings import settings_fields
+from perfguard.settings import load_settings, settings_fields
 from tests.terraform import consistency as c
 from tests.terraform import policy
 from tests.terraform.hcl import (
@@ -25,6 +25,7 @@ from tests.terraform.hcl import (
     TERRAFORM_DIR,
     Config,
     ConsoleError,
+    add_module_locals,
     evaluate_locals,
     fake_repo,
     load_config,
@@ -43,6 +44,14 @@ MAIN_PY = REPO / "functions" / "main.py"
 TOPOLOGY = REPO / "functions" / "perfguard" / "topology.yaml"
 SCHEMAS = REPO / "bigquery_schemas"
 CLOUDBUILD = REPO / "cloudbuild.yaml"
+EXAMPLE_TFVARS = TERRAFORM_DIR / "terraform.tfvars.example"
+# Variables whose names look like secrets but hold none, and why.
+NOT_SECRET_VARIABLES = {
+    "mounted_secrets": "the names of the secrets that have a version, never a value",
+    "alert_webhook_urls": "receiver URLs; its validation refuses credentials (user:password@, query, Slack hooks)",
+}
+# Secrets whose setting names, not values, are in the configuration: their values stay in Secret Manager.
+SECRET_SETTINGS = {"api_key", "slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"}
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +116,7 @@ def test_terraform_deploys_exactly_what_the_code_defines(want: c.Expected, have:
     assert "enforce_retention" in want.local_functions and "maintenance-ticks" in want.local_only
     assert "maintenance-ticks" not in have.topics, "nothing in the cloud publishes to or reads maintenance-ticks"
     assert "performance-alerts" in have.topics, "the evaluator publishes alert changes to it"
+    assert have.event_functions["notify-on-alert"] == c.Subscription("performance-alerts", "notify_alert")
 
 
 def test_a_function_added_only_to_main_py_is_reported(want: c.Expected, mirror: c.Deployment) -> None:
@@ -186,9 +196,9 @@ def test_terraform_derives_tables_topics_and_schedules_from_the_files(tmp_path: 
 @needs_terraform
 def test_a_subscription_to_an_unsized_function_stops_terraform(tmp_path: Path) -> None:
     topology = yaml.safe_load(TOPOLOGY.read_text(encoding="utf-8"))
-    topology["subscriptions"]["notify-on-alert"] = {"topic": "performance-alerts", "function": "notify"}
+    topology["subscriptions"]["analyse-on-alert"] = {"topic": "performance-alerts", "function": "analyse_alert"}
     repo = fake_repo(tmp_path / "repo", topology=yaml.safe_dump(topology))
-    with pytest.raises(ConsoleError, match="notify"):
+    with pytest.raises(ConsoleError, match="analyse_alert"):
         evaluate_locals(repo, ["event_functions"])
 
 
@@ -255,12 +265,26 @@ def test_functions_are_2nd_gen_python_312_with_their_trigger_type(config: Config
 def test_every_function_has_sizing_with_its_reason(config: Config) -> None:
     sized = {**config.locals["http_functions"], **config.locals["event_function_settings"]}
     for name, spec in sized.items():
-        assert {"account", "memory", "cpu", "timeout_seconds", "max_instances", "concurrency"} <= set(spec), name
+        assert {"account", "memory", "cpu", "timeout_seconds", "max_instances", "concurrency", "secrets"} <= set(
+            spec
+        ), name
         assert spec["account"] in config.locals["service_accounts"], name
     text = (TERRAFORM_DIR / "locals.tf").read_text(encoding="utf-8")
     for name in sized:
         comment = text.split(f"    {name} = {{")[0].rstrip().splitlines()[-1].strip()
         assert comment.startswith("#"), f"locals.tf: say why {name} is sized as it is, in a comment above it"
+
+
+def test_sizing_is_within_the_limits_of_cloud_functions(config: Config) -> None:
+    """2nd gen: HTTP functions run up to 3,600 s, event functions up to 540 s; more than one request per
+    instance needs a whole vCPU."""
+    for limit, functions in ((3600, config.locals["http_functions"]), (540, config.locals["event_function_settings"])):
+        for name, spec in functions.items():
+            assert 0 < spec["timeout_seconds"] <= limit, f"{name}: timeout {spec['timeout_seconds']} s > {limit} s"
+            assert spec["concurrency"] == 1 or float(spec["cpu"]) >= 1, f"{name}: concurrency > 1 needs cpu >= 1"
+            assert spec["max_instances"] >= 1, name
+    # notify_alert records nothing when cut short, so a redelivery would notify again: the longest timeout.
+    assert config.locals["event_function_settings"]["notify_alert"]["timeout_seconds"] == 540
 
 
 def test_pubsub_and_scheduler_resources_come_only_from_the_topology(config: Config) -> None:
@@ -288,18 +312,167 @@ def test_the_scheduler_publishes_what_the_local_scheduler_publishes() -> None:
     assert '{"source": "scheduler", "schedule": schedule.name}' in source
 
 
+def _known_environment_names() -> set[str]:
+    """PERFGUARD_<FIELD> of every Settings field, and PERFGUARD_<FIELD>_FILE (the value read from a file)."""
+    fields = {f"PERFGUARD_{field.name.upper()}" for field in settings_fields()}
+    return fields | {f"{name}_FILE" for name in fields}
+
+
+def _perfguard_names(config: Config) -> set[str]:
+    """Every PERFGUARD_ name written anywhere in terraform/ (locals, resources, variables)."""
+    everything = [config.locals, config.variables, *(body for _, _, body in config.all_resources())]
+    return {name for body in everything for text in policy.strings(body) for name in PERFGUARD_NAME.findall(text)}
+
+
+PERFGUARD_NAME = re.compile(r"\bPERFGUARD_[A-Z0-9_]+")
+
+
 def test_functions_get_only_known_settings(config: Config) -> None:
-    known = {f"PERFGUARD_{field.name.upper()}" for field in settings_fields()}
-    environment = config.locals["function_environment"]
-    names = {name for name in environment if name.startswith("PERFGUARD_")}
-    names |= set(re.findall(r"PERFGUARD_[A-Z_]+", config.locals["http_environment"]))
+    names = _perfguard_names(config)
+    known = _known_environment_names()
     assert names <= known, f"unknown settings would stop the functions: {sorted(names - known)}"
+    environment = config.locals["function_environment"]
     assert environment["PERFGUARD_WAREHOUSE"] == "bigquery" and environment["PERFGUARD_BUS"] == "pubsub"
     assert {"PERFGUARD_GCP_PROJECT", "PERFGUARD_BIGQUERY_DATASET", "PERFGUARD_BIGQUERY_LOCATION"} <= names
-    assert "PERFGUARD_API_KEYS_FILE" in config.locals["http_environment"]
-    service = single_block(config.resource("google_cloudfunctions2_function", "http"), "service_config")
-    volume = single_block(service, "secret_volumes")
-    assert volume["secret"] == '${google_secret_manager_secret.secret["api_keys"].secret_id}'
+    # Secrets arrive only as files: their PERFGUARD_<NAME> never appears without _FILE.
+    plain = {f"PERFGUARD_{name.upper()}" for name in SECRET_SETTINGS} & names
+    assert not plain, f"secret values would sit in plain environment variables: {sorted(plain)}"
+
+
+def test_the_settings_check_accepts_the_file_form_and_nothing_else() -> None:
+    known = _known_environment_names()
+    assert {"PERFGUARD_SMTP_PASSWORD_FILE", "PERFGUARD_SLACK_SIGNING_SECRET_FILE", "PERFGUARD_API_KEYS_FILE"} <= known
+    assert "PERFGUARD_SLACK_SIGNING_SECRETS_FILE" not in known and "PERFGUARD_SMTP_PASS_FILE" not in known
+    locals_ = {"function_environment": {"PERFGUARD_SMTP_PASSWROD_FILE": "/etc/perfguard/x", "PERFGUARD_BUS": "pubsub"}}
+    bad = Config(resources={}, data={}, locals=locals_, variables={}, files={})
+    assert _perfguard_names(bad) - known == {"PERFGUARD_SMTP_PASSWROD_FILE"}
+
+
+def test_every_secret_is_a_file_setting_mounted_by_the_functions_that_read_it(config: Config) -> None:
+    secrets = config.locals["secrets"]
+    fields = {field.name for field in settings_fields()}
+    for name, secret in secrets.items():
+        # The key is the setting the file feeds: PERFGUARD_<NAME>_FILE (api_keys_file is itself the path).
+        assert secret["environment"] == f"PERFGUARD_{name.upper()}_FILE", name
+        assert name in fields or f"{name}_file" in fields, f"secret {name} feeds no Settings field"
+        assert secret["optional"] is (name != "api_keys"), name
+    assert set(secrets) == {"api_keys", "slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"}
+    condition = single_block(config.variables["mounted_secrets"], "validation")["condition"]
+    assert set(re.findall(r'"(\w+)"', condition)) == {name for name, s in secrets.items() if s["optional"]}
+
+    for block in ("http", "event"):
+        service = single_block(config.resource("google_cloudfunctions2_function", block), "service_config")
+        assert service["environment_variables"] == "${local.function_environments[each.key]}", block
+        volumes = single_block(service, "dynamic")["secret_volumes"]
+        assert volumes["for_each"] == "${local.function_secrets[each.key]}", block
+        content = single_block(volumes, "content")
+        assert content["secret"] == "${google_secret_manager_secret.secret[secret_volumes.value].secret_id}"
+        assert single_block(content, "versions")["version"] == "latest"
+
+
+def test_functions_mount_only_secrets_their_account_may_read_and_every_grant_is_used(config: Config) -> None:
+    secrets = config.locals["secrets"]
+    functions = {**config.locals["http_functions"], **config.locals["event_function_settings"]}
+    used = set()
+    for name, spec in functions.items():
+        for secret in spec["secrets"]:
+            assert secret in secrets, f"{name} reads the unknown secret {secret}"
+            assert spec["account"] in secrets[secret]["readers"], f"{name}'s account cannot read {secret}"
+            used.add((secret, spec["account"]))
+    granted = {(secret, account) for secret, spec in secrets.items() for account in spec["readers"]}
+    assert granted == used, f"secret grants no function uses: {sorted(granted - used)}"
+    assert functions["slack_actions"]["secrets"] == ["slack_signing_secret"]
+    assert set(functions["notify_alert"]["secrets"]) == {"slack_bot_token", "slack_webhook_url", "smtp_password"}
+    assert secrets["slack_signing_secret"]["readers"] == ["responder"], "only slack_actions verifies Slack requests"
+    assert config.locals["role_environment"] == {"notifier": "${local.notification_environment}"}
+
+
+@needs_terraform
+@pytest.mark.parametrize(
+    "mounted", [[], ["slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"]]
+)
+def test_each_function_starts_with_its_settings_and_secrets(tmp_path: Path, mounted: list[str]) -> None:
+    """Every function's environment, evaluated from the example tfvars and loaded by perfguard.settings itself,
+    with its secret volumes stood in for by files under tmp_path."""
+    repo = add_module_locals(fake_repo(tmp_path / "repo"), EXAMPLE_TFVARS.read_text(encoding="utf-8"))
+    values = evaluate_locals(
+        repo, ["function_environments", "function_secrets", "secret_mounts"], {"mounted_secrets": json.dumps(mounted)}
+    )
+    environments, mounts = values["function_environments"], values["secret_mounts"]
+    secrets = {}
+    for name, mount in mounts.items():
+        path = tmp_path / "mounts" / mount["path"].lstrip("/") / mount["file"]
+        path.parent.mkdir(parents=True)
+        secrets[name] = f"value of {name}"
+        path.write_text("- {name: ops, key: k, scopes: [admin]}\n" if name == "api_keys" else secrets[name] + "\n")
+    example = load_file(EXAMPLE_TFVARS)
+    for function, environment in environments.items():
+        mounted_here = values["function_secrets"][function]
+        env = {k: str(tmp_path / "mounts") + v if k.endswith("_FILE") else v for k, v in environment.items()}
+        settings = load_settings(environ=env)  # raises on any unknown PERFGUARD_ variable
+        assert settings.warehouse == "bigquery" and settings.gcp_project == example["project_id"], function
+        assert bool(settings.api_keys_file) == ("api_keys" in mounted_here), function
+        for secret in ("slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"):
+            expected = secrets[secret] if secret in mounted_here else ""
+            assert getattr(settings, secret) == expected, f"{function}: {secret}"
+        if function == "notify-on-alert":
+            assert mounted_here == [
+                s for s in ("slack_bot_token", "slack_webhook_url", "smtp_password") if s in mounted
+            ]
+            assert settings.slack_channel == example["slack_channel"]
+            assert settings.smtp_host == example["smtp_host"] and settings.smtp_port == example["smtp_port"]
+            assert settings.smtp_starttls == "yes" and settings.smtp_username == example["smtp_username"]
+            assert settings.smtp_from == example["smtp_from"] and settings.smtp_to == tuple(example["smtp_to"])
+            assert settings.alert_webhook_urls == tuple(example["alert_webhook_urls"])
+            assert settings.runbook_base_url == example["runbook_base_url"]
+        else:  # where alerts go is the notifier's business only
+            settings_of_notifier = ("PERFGUARD_SMTP", "PERFGUARD_SLACK", "PERFGUARD_ALERT", "PERFGUARD_RUNBOOK")
+            assert not any(k.startswith(settings_of_notifier) and not k.endswith("_FILE") for k in environment)
+        # A file variable for exactly the secrets mounted, and a mount for each.
+        assert {k for k in environment if k.endswith("_FILE")} == {k for s in mounted_here for k in mounts[s]["env"]}
+        assert environment["THREADS"].isdigit()
+    assert values["function_secrets"]["slack_actions"] == (["slack_signing_secret"] if mounted else [])
+    assert values["function_secrets"]["record_performance_metric"] == ["api_keys"]
+
+
+@needs_terraform
+def test_the_notifier_omits_unset_settings_so_their_defaults_hold(tmp_path: Path) -> None:
+    tfvars = 'project_id = "p"\nauthorized_group = "perf@example.com"\nslack_channel = "#perf-alerts"\n'
+    repo = add_module_locals(fake_repo(tmp_path / "repo"), tfvars)
+    environment = evaluate_locals(repo, ["function_environments"])["function_environments"]["notify-on-alert"]
+    notification = {k for k in environment if k.startswith(("PERFGUARD_SMTP", "PERFGUARD_SLACK", "PERFGUARD_ALERT"))}
+    assert notification == {"PERFGUARD_SLACK_CHANNEL", "PERFGUARD_SMTP_PORT", "PERFGUARD_SMTP_STARTTLS"}
+    assert "PERFGUARD_RUNBOOK_BASE_URL" not in environment
+    assert load_settings(environ=environment).smtp_from == "perfguard@localhost"
+
+
+@needs_terraform
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("alert_webhook_urls", '["https://alerts.example.com/hook?token=abc"]', "without user:password@, query"),
+        ("alert_webhook_urls", '["https://user:pw@alerts.example.com/hook"]', "without user:password@, query"),
+        ("alert_webhook_urls", '["http://alerts.example.com/hook"]', "must be an https:// URL"),
+        (
+            "alert_webhook_urls",
+            '["https://hooks.slack.com/services/T0/B0/x"]',
+            "Slack incoming webhook URL is a secret",
+        ),
+        ("alert_webhook_urls", json.dumps([f"https://a.example.com/{i}" for i in range(6)]), "At most 5"),
+        ("smtp_port", "25", "other than 25"),
+        ("smtp_to", '["oncall@example.com,cto@example.com"]', "one email address"),
+        ("mounted_secrets", '["api_keys"]', "mounted_secrets may name only"),
+        ("runbook_base_url", "https://github.com/OWNER/perfguard/blob/main/runbooks extra", "https:// URL"),
+    ],
+)
+def test_notification_variables_refuse_credentials_and_bad_values(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    repo = add_module_locals(fake_repo(tmp_path / "repo"), EXAMPLE_TFVARS.read_text(encoding="utf-8"), files=())
+    evaluate_locals(repo, ["tables"])  # the example itself passes every validation
+    with pytest.raises(ConsoleError) as raised:
+        evaluate_locals(repo, ["tables"], {variable: value})
+    assert message in " ".join(str(raised.value).split()), str(raised.value)
 
 
 # ---- least privilege and secrets ------------------------------------------------------------------------------
@@ -329,22 +502,128 @@ def test_the_role_checks_catch_violations(config: Config) -> None:
     assert any("roles/bigquery.dataEditor on the whole project" in p for p in problems)
 
 
-def test_only_the_ingest_function_is_public(config: Config) -> None:
+def test_only_the_allowlisted_self_authenticating_functions_are_public(config: Config, want: c.Expected) -> None:
     assert policy.public_access_problems(config) == []
+    assert (
+        policy.public_http_functions(config)
+        == set(policy.PUBLIC_FUNCTIONS)
+        == {
+            "record_performance_metric",
+            "slack_actions",
+        }
+    )
+    http = {name for name, kind in want.functions.items() if kind == c.HTTP}
+    assert set(policy.PUBLIC_FUNCTIONS) <= http, "every public function is an HTTP function of functions/main.py"
+    public = config.resource("google_cloud_run_v2_service_iam_member", "public")
+    assert public["for_each"] == "${local.public_http_functions}" and public["member"] == "allUsers"
+    # Every other HTTP function admits the authorized group only.
     readers = config.resource("google_cloud_run_v2_service_iam_member", "readers")
-    assert "!= local.public_http_function" in readers["for_each"] and "local.http_functions" in readers["for_each"]
+    assert readers["for_each"] == (
+        "${{for name in keys(local.http_functions) : name => name if !contains(local.public_http_functions, name)}}"
+    )
     assert readers["member"] == "${local.readers_member}"
     assert config.locals["readers_member"] == "group:${var.authorized_group}"
-    invokers = {
-        **config.resources["google_cloud_run_v2_service_iam_member"],
+    # Each public function says in iam.tf why it may be public.
+    iam = (TERRAFORM_DIR / "iam.tf").read_text(encoding="utf-8")
+    for name in policy.PUBLIC_FUNCTIONS:
+        assert iam.split(f'    "{name}",')[0].rstrip().splitlines()[-1].strip().startswith("#"), name
+
+
+def test_a_public_grant_on_any_other_function_is_reported(config: Config) -> None:
+    invokers = config.resources["google_cloud_run_v2_service_iam_member"]
+    cases = {
         "leak": {"for_each": "${local.http_functions}", "role": "roles/run.invoker", "member": "allUsers"},
+        "one": {
+            "name": '${google_cloudfunctions2_function.http["update_alert_status"].service_config[0].service}',
+            "role": "roles/run.invoker",
+            "member": "allAuthenticatedUsers",
+        },
     }
-    resources = {**config.resources, "google_cloud_run_v2_service_iam_member": invokers}
-    bad = dataclasses.replace(config, resources=resources)
-    assert policy.public_access_problems(bad) == [
-        "google_cloud_run_v2_service_iam_member.leak is public for several resources",
-        "google_cloud_run_v2_service_iam_member.leak is public on None, not on local.public_http_function",
+    resources = {**config.resources, "google_cloud_run_v2_service_iam_member": {**invokers, **cases}}
+    assert policy.public_access_problems(dataclasses.replace(config, resources=resources)) == [
+        "google_cloud_run_v2_service_iam_member.leak is public for ${local.http_functions}, "
+        "not for local.public_http_functions",
+        "google_cloud_run_v2_service_iam_member.leak is public on None, not on each of local.public_http_functions",
+        "google_cloud_run_v2_service_iam_member.one is public for None, not for local.public_http_functions",
+        "google_cloud_run_v2_service_iam_member.one is public on "
+        '${google_cloudfunctions2_function.http["update_alert_status"].service_config[0].service}, '
+        "not on each of local.public_http_functions",
     ]
+    hidden = {**config.locals, "everyone": "allUsers"}
+    assert policy.public_access_problems(dataclasses.replace(config, locals=hidden)) == [
+        "local.everyone holds a public member; write it only in the public invoker resource"
+    ]
+
+
+def test_adding_a_function_to_the_public_set_is_reported(tmp_path: Path) -> None:
+    """On a modified copy of terraform/: get_alerts added to the allowlist, slack_actions dropped from it."""
+    copy = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM_DIR, copy)
+    iam = (copy / "iam.tf").read_text(encoding="utf-8")
+    listed = '    "slack_actions",\n'
+    assert iam.count(listed) == 1
+    (copy / "iam.tf").write_text(iam.replace(listed, '    "get_alerts",\n'), encoding="utf-8")
+    modified = load_config(copy)
+    assert policy.public_http_functions(modified) == {"record_performance_metric", "get_alerts"}
+    assert policy.public_access_problems(modified) == [
+        "local.public_http_functions makes get_alerts public; only record_performance_metric, slack_actions "
+        "authenticate every request",
+        "local.public_http_functions lacks slack_actions (Slack's request signature (slack_signing_secret) on "
+        "every request)",
+    ]
+    (copy / "iam.tf").write_text(iam.replace(listed, listed + '    "legacy_endpoint",\n'), encoding="utf-8")
+    assert policy.public_access_problems(load_config(copy)) == [
+        "local.public_http_functions makes legacy_endpoint public; only record_performance_metric, slack_actions "
+        "authenticate every request",
+        "local.public_http_functions names legacy_endpoint, which is not an HTTP function of locals.tf",
+    ]
+    computed = iam.replace("public_http_functions = toset([", "public_http_functions = toset(concat(local.x, [", 1)
+    computed = computed.replace('    "slack_actions",\n  ])', '    "slack_actions",\n  ]))', 1)
+    (copy / "iam.tf").write_text(computed, encoding="utf-8")
+    assert "must be a literal toset" in policy.public_access_problems(load_config(copy))[0]
+
+
+def test_the_alert_roles_have_exactly_their_grants(config: Config) -> None:
+    """responder: update_alert_status and slack_actions; notifier: notify_alert (perfguard.api.alert_status,
+    perfguard.api.notify)."""
+    roles, topics, project = (
+        config.locals["table_roles"],
+        config.locals["topic_publishers"],
+        config.locals["project_roles"],
+    )
+    assert roles["responder"] == {
+        "roles/bigquery.dataEditor": ["performance_alerts"],
+        "roles/bigquery.dataViewer": ["performance_alerts_current"],
+    }
+    assert topics["responder"] == ["performance-alerts"]
+    assert roles["notifier"] == {"roles/bigquery.dataEditor": ["alert_notifications"]}
+    assert "notifier" not in topics, "the notifier publishes nothing"
+    assert project["responder"] == project["notifier"] == ["roles/bigquery.jobUser"]
+    readers = {name: spec["readers"] for name, spec in config.locals["secrets"].items()}
+    assert {name for name, accounts in readers.items() if "responder" in accounts} == {
+        "api_keys",
+        "slack_signing_secret",
+    }
+    assert {name for name, accounts in readers.items() if "notifier" in accounts} == {
+        "slack_bot_token",
+        "slack_webhook_url",
+        "smtp_password",
+    }
+    functions = {**config.locals["http_functions"], **config.locals["event_function_settings"]}
+    assert {name for name, spec in functions.items() if spec["account"] == "responder"} == {
+        "update_alert_status",
+        "slack_actions",
+    }
+    assert functions["get_alerts"]["account"] == "api" and functions["notify_alert"]["account"] == "notifier"
+    # Every account that reads or writes a table can run the query jobs that do it.
+    for account in roles:
+        assert "roles/bigquery.jobUser" in project[account], account
+
+
+def test_service_accounts_fit_google_s_limits(config: Config) -> None:
+    for key, display_name in config.locals["service_accounts"].items():
+        assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", f"perfguard-{key}"), key
+        assert len(display_name) <= 100, f"{key}: display names hold at most 100 characters"
 
 
 def test_grants_name_existing_tables_and_topics(config: Config, want: c.Expected) -> None:
@@ -377,8 +656,13 @@ def test_no_secret_in_any_deployment_file(config: Config) -> None:
     assert policy.secret_problems(files) == []
     assert "google_secret_manager_secret_version" not in config.resources, "secret values are added by hand"
     for name, spec in config.variables.items():
-        assert not re.search(r"token|password|secret|webhook", name), f"variable {name} looks like a secret"
+        if name not in NOT_SECRET_VARIABLES:
+            assert not re.search(r"token|password|secret|webhook", name), f"variable {name} looks like a secret"
         assert not spec.get("sensitive"), f"variable {name}: secrets come from Secret Manager, not variables"
+    assert set(NOT_SECRET_VARIABLES) <= set(config.variables)
+    # The webhook URLs are plain settings only because the variable refuses URLs that carry credentials.
+    checks = " ".join(v["error_message"] for v in config.variables["alert_webhook_urls"]["validation"])
+    assert "user:password@" in checks and "query string" in checks and "Slack incoming webhook" in checks
 
 
 def test_the_example_tfvars_sets_every_required_variable(config: Config) -> None:
