@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import bench_ingest, bench_summary
+from bench import bench_alert_latency, bench_ingest, bench_summary
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sizes is FULL:  # the same load with records a few seconds old, as most real senders' are
         bench_ingest.run(sizes.ingest_batches, 1000, sizes.ingest_seconds, [1, 2], fresh=True)
     bench_summary.run(sizes.summary_rows, 100_000, sizes.summary_repeats, None)
+    bench_alert_latency.main(["--trials", "1" if sizes is QUICK else "5"])
     sys.stdout.flush()  # the client benchmark writes to the same stdout from its own process
     code = run_client_bench(sizes.client_calls)
     print(f"all benchmarks done in {time.perf_counter() - started:.0f} s")

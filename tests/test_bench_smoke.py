@@ -37,6 +37,8 @@ def test_quick_run_prints_every_figure() -> None:
         "parity: ",
     ):
         assert line in output, f"missing {line!r} in:\n{output[-3000:]}"
+    if (ROOT / "bench" / "bench_client.py").exists():
+        assert "record() median" in output, output[-3000:]
     # Correctness of what was measured, not speed: every acknowledged record is counted back.
     assert output.count("failed requests 0: OK") == 2, output[-3000:]
     assert "counting 200,000 records: OK" in output, output[-3000:]
