@@ -206,6 +206,14 @@ resource "google_cloudfunctions2_function" "event" {
     service_account_email = google_service_account.events.email
   }
 
+  lifecycle {
+    # perfguard.settings refuses this at start, which would fail every notify_alert run; stop the plan instead.
+    precondition {
+      condition     = var.smtp_host == "" || length(var.smtp_to) > 0
+      error_message = "smtp_host is set but smtp_to names no recipient: set smtp_to, or leave smtp_host empty."
+    }
+  }
+
   depends_on = [
     google_secret_manager_secret_iam_member.accessor,
     google_project_iam_member.builder,

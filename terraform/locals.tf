@@ -189,9 +189,9 @@ locals {
       concurrency     = 1
       secrets         = []
     }
-    # One alert change sent to every channel in turn (Slack, email, each webhook), each retrying for up to a
-    # minute or more (RetryPolicy; Slack rate limits wait up to 30 s), around one alert_notifications query
-    # and one appended row. A run cut short records nothing, so its redelivery would notify the channels
+    # One alert change sent to every channel in turn (Slack, email, each webhook), each retrying for about a
+    # minute (perfguard.notify.retry.RetryPolicy: tries start within 60 s, 10 s per request), around one
+    # alert_notifications query and one appended row. A run cut short records nothing, so its redelivery would notify the channels
     # that already had it again: hence the longest timeout an event function may have (540 s; at most 5
     # webhook URLs, variables.tf). Changes are rare but one evaluation can open an alert per endpoint at
     # once, and a delivery mostly waits on the network: 8 concurrent deliveries on 2 instances take such a

@@ -20,7 +20,7 @@ def test_ctrl_c_stops_the_stack_cleanly(tmp_path: Path) -> None:
     stack = start_stack(tmp_path)
     assert stack.call("get_kpi_status").status_code == 200
     assert stop_stack(stack, signal.SIGINT) == 0
-    assert "shutting down" in stack.output()
+    assert "stopping: finishing the deliveries in flight" in stack.output() and "shutting down" in stack.output()
     assert "Traceback" not in stack.output()
 
 

@@ -3,6 +3,9 @@
 python-hcl2 returns expressions unevaluated (`"${local.tables}"`), which is enough to check how resources
 are wired. Values derived from the repository's files are evaluated by `terraform console` on a copy of
 terraform/locals.tf, which references nothing but files, so it needs no provider (local-standins.md, §6).
+The functions' environments and secret mounts are evaluated the same way from the locals blocks of
+functions.tf and secrets.tf plus variables.tf and a tfvars file, with STAND_INS for the few resource
+attributes they read.
 """
 
 from __future__ import annotations

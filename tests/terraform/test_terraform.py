@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from perfguard.errors import ConfigError
 from perfguard.settings import load_settings, settings_fields
 from tests.terraform import consistency as c
 from tests.terraform import policy
@@ -444,6 +445,15 @@ def test_the_notifier_omits_unset_settings_so_their_defaults_hold(tmp_path: Path
     assert notification == {"PERFGUARD_SLACK_CHANNEL", "PERFGUARD_SMTP_PORT", "PERFGUARD_SMTP_STARTTLS"}
     assert "PERFGUARD_RUNBOOK_BASE_URL" not in environment
     assert load_settings(environ=environment).smtp_from == "perfguard@localhost"
+
+
+def test_an_email_channel_without_recipients_stops_the_plan(config: Config) -> None:
+    """perfguard.settings refuses smtp_host without smtp_to at start; Terraform refuses it before deploying."""
+    with pytest.raises(ConfigError, match="smtp_to"):
+        load_settings(environ={"PERFGUARD_SMTP_HOST": "smtp.example.com"})
+    event = config.resource("google_cloudfunctions2_function", "event")
+    conditions = [pre["condition"] for block in event["lifecycle"] for pre in block["precondition"]]
+    assert '${var.smtp_host == "" || length(var.smtp_to) > 0}' in conditions
 
 
 @needs_terraform

@@ -3,6 +3,7 @@ scheduler and a DuckDB file, sharing one runtime (the embedded default of DESIGN
 
 from __future__ import annotations
 
+import _thread
 import logging
 import os
 import secrets
@@ -23,6 +24,7 @@ from perfguard.settings import Settings
 from perfguard.topology import load_topology
 
 log = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class LocalStack:
@@ -33,6 +35,7 @@ class LocalStack:
         self.settings = replace(settings, api_key=settings.api_key or self.generated_key)
         self._host, self._port = host, port
         self._stopped = threading.Event()
+        self._draining = threading.Event()
 
     @property
     def url(self) -> str:
@@ -41,8 +44,8 @@ class LocalStack:
 
     def start(self) -> None:
         """Open the store, build the runtime, bind the port and start the bus and the scheduler."""
-        # From here on SIGTERM stops the stack as Ctrl-C does (installed before anything can announce the URL).
-        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+        # From here on Ctrl-C and SIGTERM stop the stack gracefully (installed before the URL is announced).
+        self._previous_handlers = {sig: signal.signal(sig, self._on_stop_signal) for sig in STOP_SIGNALS}
         if self.settings.bus != "inprocess":
             raise ConfigError("the local stack runs the in-process bus; unset PERFGUARD_BUS or set it to inprocess")
         data = Path(self.settings.data_dir)
@@ -76,6 +79,21 @@ class LocalStack:
         """Ask `serve_forever` (in the main thread) to return, as Ctrl-C does."""
         os.kill(os.getpid(), signal.SIGINT)
 
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        # The bus delivers to this very server, so drain it while the server still answers, then interrupt
+        # the main thread's serving loop. A handler must not block that loop, hence the thread. A second
+        # signal while draining stops at once (what is still queued is kept for the next start).
+        if self._draining.is_set():
+            raise KeyboardInterrupt
+        self._draining.set()
+        threading.Thread(target=self._drain_then_interrupt, name="shutdown", daemon=True).start()
+
+    def _drain_then_interrupt(self) -> None:
+        log.info("stopping: finishing the deliveries in flight")
+        self.scheduler.stop()
+        self.bus.close()
+        _thread.interrupt_main()
+
     def stop(self) -> None:
         """Stop the scheduler, drain the bus, close the server and checkpoint the store (idempotent)."""
         if self._stopped.is_set():
@@ -83,13 +101,11 @@ class LocalStack:
         self._stopped.set()
         log.info("shutting down")
         if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            for sig, previous in self._previous_handlers.items():
+                signal.signal(sig, previous)
         self.scheduler.stop()
         self.bus.close()
         self._server.close()
         self.warehouse.close()
         rt.install(None)
 
-
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
