@@ -250,3 +250,11 @@ def test_an_unreadable_secret_file_is_a_config_error(tmp_path: Path) -> None:
 def test_a_half_configured_channel_stops_the_start(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(environ=environ)
+
+
+def test_a_setting_and_its_file_variable_together_are_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("a", encoding="utf-8")
+    environ = {"PERFGUARD_SLACK_WEBHOOK_URL_FILE": str(secret), "PERFGUARD_SLACK_WEBHOOK_URL": "b"}
+    with pytest.raises(ConfigError, match="set either PERFGUARD_SLACK_WEBHOOK_URL_FILE or PERFGUARD_SLACK_WEBHOOK_URL"):
+        load_settings(environ=environ)

@@ -156,6 +156,8 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         key = name[len(ENV_PREFIX) :].lower()
         if key not in known and key.endswith("_file") and key[: -len("_file")] in known:
+            if f"{ENV_PREFIX}{key[: -len('_file')].upper()}" in environ:
+                raise ConfigError(f"set either {name} or {name[: -len('_FILE')]}, not both")
             # PERFGUARD_<NAME>_FILE: the value is the content of a file (a Secret Manager volume), so secrets
             # never sit in plain environment variables.
             values[key[: -len("_file")]] = _read_secret_file(name, Path(value))

@@ -186,13 +186,13 @@ def test_floor_minute(at: dt.datetime, floored: dt.datetime) -> None:
 
 
 def test_evaluation_range_covers_the_complete_minutes_of_the_lookback() -> None:
-    assert evaluation_range(RULE, minute(90) + dt.timedelta(seconds=42)) == (minute(30), minute(90))
+    assert evaluation_range(RULE, minute(90) + dt.timedelta(seconds=42)) == (minute(75), minute(90))
 
 
 def test_breach_found_within_the_evaluation_range() -> None:
-    start, end = evaluation_range(RULE, minute(20))
+    start, end = evaluation_range(RULE, minute(12))
     data = [row for row in rows([BAD] * 40) if start <= row["minute"] < end]
-    assert only(find_breaches(RULE, data, minute(20))).triggered_at == minute(5)
+    assert only(find_breaches(RULE, data, minute(12))).triggered_at == minute(5)
 
 
 def test_an_episode_longer_than_the_lookback_stays_one_recorded_alert() -> None:

@@ -54,7 +54,7 @@ def test_cloudbuild_tests_checks_packages_then_plans_or_applies() -> None:
 
 
 def test_the_package_step_builds_a_deterministic_archive_with_requirements_at_its_root(tmp_path: Path) -> None:
-    for name in ("functions", "bigquery_schemas"):
+    for name in ("functions", "bigquery_schemas", "runbooks"):
         shutil.copytree(REPO / name, tmp_path / name)
     shutil.copy2(REPO / "requirements.txt", tmp_path / "requirements.txt")
     (tmp_path / "functions" / "perfguard" / "__pycache__").mkdir(exist_ok=True)
@@ -73,5 +73,6 @@ def test_the_package_step_builds_a_deterministic_archive_with_requirements_at_it
     assert {"main.py", "requirements.txt", "perfguard/__init__.py", "perfguard/topology.yaml"} <= names
     assert {"bigquery_schemas/layout.yaml", "bigquery_schemas/performance_metrics.json"} <= names
     assert any(name.startswith("bigquery_schemas/views/") for name in names)
+    assert "runbooks/p95_api_latency.md" in names
     assert any(name.startswith("perfguard/queries/") and name.endswith(".sql") for name in names)
     assert not [name for name in names if "__pycache__" in name or ".egg-info" in name]

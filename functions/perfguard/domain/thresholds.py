@@ -29,7 +29,9 @@ class ThresholdRule:
     windows: int = 5
     min_samples: int = 10
     severity: str = "high"
-    lookback: dt.timedelta = dt.timedelta(minutes=60)
+    # Long enough to find the start of a streak the evaluator (every minute) has just seen reach `windows`;
+    # a longer episode keeps its recorded alert (domain.alert_state), so a short lookback costs nothing.
+    lookback: dt.timedelta = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
