@@ -108,4 +108,3 @@ class LocalStack:
         self._server.close()
         self.warehouse.close()
         rt.install(None)
-
