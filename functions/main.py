@@ -12,7 +12,7 @@ from flask import Request
 from werkzeug.wrappers import Response
 
 from perfguard import runtime
-from perfguard.api import alert_status, alerting, ingest, kpi_status, maintenance, notify, query
+from perfguard.api import alert_status, alerting, ingest, kpi_status, maintenance, notify, query, silences
 from perfguard.api.events import handle_event
 from perfguard.api.responses import handle_errors
 
@@ -71,6 +71,27 @@ def get_alerts(request: Request) -> Response:
 def slack_actions(request: Request) -> Response:
     """Slack's interactivity requests: the alert buttons, verified by Slack's request signature."""
     return alert_status.slack_actions(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def create_silence(request: Request) -> Response:
+    """POST {"matchers", "ends_at" | "duration_minutes", "starts_at"?, "comment"}: mute matching alerts (admin key)."""
+    return silences.create_silence(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def get_silences(request: Request) -> Response:
+    """The silences not yet expired (active or pending); state=all adds the expired ones."""
+    return silences.get_silences(runtime.current(), request)
+
+
+@functions_framework.http
+@handle_errors
+def expire_silence(request: Request) -> Response:
+    """POST {"id"}: end a silence now (admin key)."""
+    return silences.expire_silence(runtime.current(), request)
 
 
 @functions_framework.cloud_event

@@ -9,7 +9,7 @@ locals {
     ingest    = "perfguard ingest: record_performance_metric"
     api       = "perfguard read API: the get_* functions and check_thresholds"
     evaluator = "perfguard evaluator: evaluate_thresholds"
-    responder = "perfguard responder: update_alert_status, slack_actions (people change an alert's status)"
+    responder = "perfguard responder: alert status changes and silences made by people"
     notifier  = "perfguard notifier: notify_alert (Slack, email and webhook notifications)"
     poller    = "perfguard poller: canister polling and the Firebase export import (issues 5, 6)"
     analysis  = "perfguard analysis: scheduled regression, trend and capacity analysis"
@@ -50,20 +50,23 @@ locals {
     ingest = {
       "roles/bigquery.dataEditor" = ["performance_metrics", "metric_rollups_1m"]
     }
-    # Reads 60 minutes of metrics and the current alerts; appends alert state changes.
+    # Reads 15 minutes of metrics and the current alerts; appends alert state changes.
     evaluator = {
       "roles/bigquery.dataEditor" = ["performance_alerts"]
       "roles/bigquery.dataViewer" = ["performance_metrics", "performance_alerts_current"]
     }
     # update_alert_status and slack_actions read one alert (alert_by_id.sql on the view, which reads
     # performance_alerts: dataEditor includes reading it) and append its new state.
+    # create_silence and expire_silence append silence rows and read the current ones the same way.
     responder = {
-      "roles/bigquery.dataEditor" = ["performance_alerts"]
-      "roles/bigquery.dataViewer" = ["performance_alerts_current"]
+      "roles/bigquery.dataEditor" = ["performance_alerts", "alert_silences"]
+      "roles/bigquery.dataViewer" = ["performance_alerts_current", "alert_silences_current"]
     }
-    # notify_alert reads the attempts made for an alert (alert_notifications.sql) and appends its own.
+    # notify_alert reads the attempts made for an alert (alert_notifications.sql) and appends its own, and
+    # reads the active silences (the view and, as a view needs, its table).
     notifier = {
       "roles/bigquery.dataEditor" = ["alert_notifications"]
+      "roles/bigquery.dataViewer" = ["alert_silences", "alert_silences_current"]
     }
     # The read API serves every table and view.
     api = {

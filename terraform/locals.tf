@@ -115,7 +115,7 @@ locals {
       concurrency     = 4
       secrets         = ["api_keys"]
     }
-    # One 60-minute minute_p95 query plus the recent alerts: small results.
+    # One 15-minute minute_p95 query plus the recent alerts: small results.
     check_thresholds = {
       account         = "api"
       memory          = "512Mi"
@@ -158,6 +158,37 @@ locals {
       concurrency     = 4
       secrets         = ["api_keys"]
     }
+    # People manage silences by hand or from a chat bot, rarely: one query and one appended row each,
+    # sized like update_alert_status.
+    create_silence = {
+      account         = "responder"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      max_instances   = 2
+      concurrency     = 4
+      secrets         = ["api_keys"]
+    }
+    # Ends one silence: one query and one row, like create_silence.
+    expire_silence = {
+      account         = "responder"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      max_instances   = 2
+      concurrency     = 4
+      secrets         = ["api_keys"]
+    }
+    # The silences not yet expired (a small table): a reader like get_alerts.
+    get_silences = {
+      account         = "api"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 60
+      max_instances   = 5
+      concurrency     = 4
+      secrets         = ["api_keys"]
+    }
     # Public (Slack cannot send a Google identity): every request is first checked against Slack's signature
     # (an HMAC of a body of at most 1 MB) before any BigQuery work, so 3 instances x 8 bound what unsigned
     # floods can cost. A click is one alert_by_id query, one row and one publish; Slack waits 3 s for the
@@ -176,7 +207,7 @@ locals {
   # Sizing per @functions_framework.cloud_event entry point of functions/main.py that has a deployed
   # subscription.
   event_function_settings = {
-    # Two queries (60 minutes of minute_p95, recent alerts) and a few appended rows. One instance handling
+    # Two queries (15 minutes of minute_p95, recent alerts) and a few appended rows. One instance handling
     # one event at a time per subscription keeps evaluations of each path serial, so a burst of ingest
     # messages queues up (and coalesces: see perfguard.api.alerting) instead of fanning out into parallel
     # BigQuery scans. 120 s is twice the tick period; Pub/Sub retries what a busy instance refuses.

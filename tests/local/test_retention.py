@@ -59,6 +59,7 @@ def test_rows_of_partitions_older_than_90_days_are_deleted_from_every_table(tmp_
     deleted = enforce_retention(runtime)
     assert deleted == {
         "alert_notifications": 0,
+        "alert_silences": 0,
         "metric_rollups_1m": 1,
         "performance_alerts": 1,
         "performance_metrics": 1,

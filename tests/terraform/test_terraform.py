@@ -594,19 +594,22 @@ def test_adding_a_function_to_the_public_set_is_reported(tmp_path: Path) -> None
 
 
 def test_the_alert_roles_have_exactly_their_grants(config: Config) -> None:
-    """responder: update_alert_status and slack_actions; notifier: notify_alert (perfguard.api.alert_status,
-    perfguard.api.notify)."""
+    """responder: update_alert_status, slack_actions and the silence functions; notifier: notify_alert
+    (perfguard.api.alert_status, perfguard.api.silences, perfguard.api.notify)."""
     roles, topics, project = (
         config.locals["table_roles"],
         config.locals["topic_publishers"],
         config.locals["project_roles"],
     )
     assert roles["responder"] == {
-        "roles/bigquery.dataEditor": ["performance_alerts"],
-        "roles/bigquery.dataViewer": ["performance_alerts_current"],
+        "roles/bigquery.dataEditor": ["performance_alerts", "alert_silences"],
+        "roles/bigquery.dataViewer": ["performance_alerts_current", "alert_silences_current"],
     }
     assert topics["responder"] == ["performance-alerts"]
-    assert roles["notifier"] == {"roles/bigquery.dataEditor": ["alert_notifications"]}
+    assert roles["notifier"] == {
+        "roles/bigquery.dataEditor": ["alert_notifications"],
+        "roles/bigquery.dataViewer": ["alert_silences", "alert_silences_current"],
+    }
     assert "notifier" not in topics, "the notifier publishes nothing"
     assert project["responder"] == project["notifier"] == ["roles/bigquery.jobUser"]
     readers = {name: spec["readers"] for name, spec in config.locals["secrets"].items()}
@@ -623,8 +626,11 @@ def test_the_alert_roles_have_exactly_their_grants(config: Config) -> None:
     assert {name for name, spec in functions.items() if spec["account"] == "responder"} == {
         "update_alert_status",
         "slack_actions",
+        "create_silence",
+        "expire_silence",
     }
-    assert functions["get_alerts"]["account"] == "api" and functions["notify_alert"]["account"] == "notifier"
+    assert functions["get_alerts"]["account"] == functions["get_silences"]["account"] == "api"
+    assert functions["notify_alert"]["account"] == "notifier"
     # Every account that reads or writes a table can run the query jobs that do it.
     for account in roles:
         assert "roles/bigquery.jobUser" in project[account], account

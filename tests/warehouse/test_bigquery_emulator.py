@@ -22,6 +22,7 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 
 from perfguard.domain.metric import PerformanceMetric
+from perfguard.domain.silences import Matcher, Silence, expired_row, silence_row
 from perfguard.domain.validation import IngestLimits, parse_batch
 from perfguard.errors import WarehouseError
 from perfguard.warehouse.bigquery_warehouse import BigQueryWarehouse, make_client
@@ -40,10 +41,11 @@ START = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).replace(minute=0, seco
 END = START + dt.timedelta(hours=1)
 NOW = START + dt.timedelta(hours=2)
 LATENCY_ENDPOINTS = ("/api/swap", "/api/listings", "canister:ledger.transfer")
-JSON_COLUMNS = ("tags", "context")
+JSON_COLUMNS = ("tags", "context", "matchers")
 TAG_FILTER = "AND JSON_VALUE(tags, '$.status') = @tag_0"
 # Every query of perfguard/queries/ this module runs on both stores (ingest_metrics through ingest_metrics()).
 CHECKED_QUERIES = {
+    "active_silences",
     "alert_by_id",
     "alert_notifications",
     "current_alerts",
@@ -52,6 +54,7 @@ CHECKED_QUERIES = {
     "overall_p95",
     "performance_data",
     "recent_alerts",
+    "silence_by_id",
     "summary_exact",
     "summary_histogram",
 }
@@ -402,3 +405,51 @@ def test_alert_notifications_after_append_rows_match_duckdb(stores: Stores) -> N
         ("slack", True, "C1:1.2"),
         ("email", True, "C1:1.2"),
     ]
+
+
+def _silence(silence_id: str, starts: int, ends: int, *matchers: Matcher) -> dict[str, Any]:
+    """A silence created at START + `starts` minutes (when it starts), ending at START + `ends` minutes."""
+    starts_at, ends_at = START + dt.timedelta(minutes=starts), START + dt.timedelta(minutes=ends)
+    silence = Silence(silence_id, matchers, starts_at, ends_at, "api:ops", "deploy of the ledger")
+    return silence_row(silence, starts_at, "api:ops")
+
+
+@pytest.fixture(scope="module")
+def silences(stores: Stores) -> Stores:
+    """Four silences in both stores: s-1 expired early by a second row, s-2 active, s-3 pending, s-4 ended."""
+    first = _silence("s-1", 1, 61, Matcher("endpoint", "=~", "POST /swaps.*"), Matcher("severity", "!=", "low"))
+    rows = [
+        first,
+        expired_row(first, START + dt.timedelta(minutes=30), "api:oncall"),
+        _silence("s-2", 2, 120, Matcher("alertname", "=", 'p95 "quoted" \\ rule')),
+        _silence("s-3", 3, 180, Matcher("metric_type", "!~", "crash.*|memory_usage")),
+        _silence("s-4", 5, 10, Matcher("endpoint", "=", "(all endpoints)")),
+    ]
+    for store in (stores.emulated, stores.oracle):
+        store.append_rows("alert_silences", rows)
+    return stores
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (START + dt.timedelta(minutes=20), ["s-1", "s-2", "s-3"]),
+        (START + dt.timedelta(minutes=30), ["s-2", "s-3"]),
+        (EPOCH, ["s-4", "s-1", "s-2", "s-3"]),  # get_silences?state=all
+    ],
+    ids=["s1_active", "s1_expired", "all_kept"],
+)
+def test_active_silences_after_append_rows_match_duckdb(silences: Stores, at: dt.datetime, expected: list[str]) -> None:
+    rows = _assert_same(silences, load_query("active_silences"), {"at": at})
+    assert [row["id"] for row in rows] == expected
+
+
+def test_silence_by_id_after_append_rows_matches_duckdb(silences: Stores) -> None:
+    rows = _assert_same(silences, load_query("silence_by_id"), {"id": "s-1"})
+    assert [(row["ends_at"], row["changed_by"]) for row in rows] == [(START + dt.timedelta(minutes=30), "api:oncall")]
+    assert json.loads(rows[0]["matchers"]) == [
+        {"label": "endpoint", "op": "=~", "value": "POST /swaps.*"},
+        {"label": "severity", "op": "!=", "value": "low"},
+    ]
+    for store in (silences.emulated, silences.oracle):
+        assert store.query(load_query("silence_by_id"), {"id": "no-such-silence"}) == []

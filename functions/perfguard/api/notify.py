@@ -4,6 +4,9 @@ Each attempt is recorded in `alert_notifications`. A redelivered event skips the
 it, a resolved alert updates the channel's earlier message, and a channel that still fails after its own
 retries raises DeliveryError, so the bus delivers the event again (then dead-letters it): an alert is
 never silently lost.
+
+A change that an active silence matches (at the change's own time, so a redelivery decides the same) is
+sent nowhere: each channel gets a row with ok and the reference `silenced:<silence id>`, which marks it done.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perfguard.bus.cloudevent import Message
+from perfguard.domain.silences import Silence, silence_from_row, silencing
 from perfguard.errors import DeliveryError
+from perfguard.notify.message import alert_labels
 from perfguard.notify.port import AlertEvent, Delivery, Notifier
 from perfguard.runtime import Runtime
 from perfguard.warehouse.sql import load_query
 
 log = logging.getLogger(__name__)
 HISTORY = dt.timedelta(days=30)  # how far back a resolved alert looks for the message it updates
+SILENCED = "silenced:"  # the reference of a change a silence muted: done, but no message to update
 
 
 def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
@@ -29,9 +35,9 @@ def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
     history = runtime.warehouse.query(
         load_query("alert_notifications"), {"alert_id": event.id, "since": event.changed_at - HISTORY}
     )
-    deliveries = [
-        _send(notifier, event, history) for notifier in runtime.channels() if not _sent(history, notifier, event)
-    ]
+    channels = [notifier for notifier in runtime.channels() if not _sent(history, notifier, event)]
+    silence = _silence(runtime, event) if channels else None
+    deliveries = _muted(event, channels, silence) if silence else [_send(n, event, history) for n in channels]
     if deliveries:
         runtime.warehouse.append_rows("alert_notifications", [_row(event, d, runtime.clock()) for d in deliveries])
     failed = [d for d in deliveries if not d.ok]
@@ -51,8 +57,20 @@ def _sent(history: Sequence[Mapping[str, Any]], notifier: Notifier, event: Alert
     )
 
 
+def _silence(runtime: Runtime, event: AlertEvent) -> Silence | None:
+    """The silence that mutes the event at its own time, if any (matched on the webhook payload's labels)."""
+    rows = runtime.warehouse.query(load_query("active_silences"), {"at": event.changed_at})
+    return silencing([silence_from_row(row) for row in rows], alert_labels(event), event.changed_at)
+
+
+def _muted(event: AlertEvent, channels: Sequence[Notifier], silence: Silence) -> list[Delivery]:
+    names = ", ".join(notifier.name for notifier in channels)
+    log.info("alert %s (%s) silenced by %s: not sent to %s", event.id, event.status, silence.id, names)
+    return [Delivery(notifier.name, True, reference=SILENCED + silence.id) for notifier in channels]
+
+
 def _send(notifier: Notifier, event: AlertEvent, history: Sequence[Mapping[str, Any]]) -> Delivery:
-    earlier = [row for row in history if row["ok"] and row["channel"] == notifier.name and row["reference"]]
+    earlier = [row for row in history if row["ok"] and row["channel"] == notifier.name and _message(row)]
     previous = Delivery(notifier.name, True, earlier[0]["reference"]) if earlier else None  # the first message
     try:
         delivery = notifier.send(event, previous)
@@ -69,6 +87,11 @@ def _send(notifier: Notifier, event: AlertEvent, history: Sequence[Mapping[str, 
         "sent" if delivery.ok else delivery.error,
     )
     return delivery
+
+
+def _message(row: Mapping[str, Any]) -> bool:
+    """Whether a notification row points at a message a later event can update (a muted one does not)."""
+    return bool(row["reference"]) and not str(row["reference"]).startswith(SILENCED)
 
 
 def _row(event: AlertEvent, delivery: Delivery, now: dt.datetime) -> dict[str, Any]:
