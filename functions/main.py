@@ -12,7 +12,17 @@ from flask import Request
 from werkzeug.wrappers import Response
 
 from perfguard import runtime
-from perfguard.api import alert_status, alerting, ingest, kpi_status, maintenance, notify, query, silences
+from perfguard.api import (
+    alert_status,
+    alerting,
+    escalation,
+    ingest,
+    kpi_status,
+    maintenance,
+    notify,
+    query,
+    silences,
+)
 from perfguard.api.events import handle_event
 from perfguard.api.responses import handle_errors
 
@@ -104,6 +114,12 @@ def evaluate_thresholds(event: CloudEvent) -> None:
 def notify_alert(event: CloudEvent) -> None:
     """Pub/Sub: an alert state change; sends it to Slack, email and webhooks."""
     handle_event(event.data, lambda message: notify.notify_alert(runtime.current(), message))
+
+
+@functions_framework.cloud_event
+def escalate_alerts(event: CloudEvent) -> None:
+    """Pub/Sub: the one-minute tick; escalates the open alerts nobody acknowledged in time."""
+    handle_event(event.data, lambda message: escalation.escalate_alerts(runtime.current(), message))
 
 
 @functions_framework.cloud_event

@@ -63,10 +63,14 @@ locals {
       "roles/bigquery.dataViewer" = ["performance_alerts_current", "alert_silences_current"]
     }
     # notify_alert reads the attempts made for an alert (alert_notifications.sql) and appends its own, and
-    # reads the active silences (the view and, as a view needs, its table).
+    # reads the active silences (the view and, as a view needs, its table). escalate_alerts reads the open
+    # alerts (escalation_candidates.sql: the view and its table) and the silences, and appends its attempts
+    # to alert_escalations.
     notifier = {
-      "roles/bigquery.dataEditor" = ["alert_notifications"]
-      "roles/bigquery.dataViewer" = ["alert_silences", "alert_silences_current"]
+      "roles/bigquery.dataEditor" = ["alert_notifications", "alert_escalations"]
+      "roles/bigquery.dataViewer" = [
+        "alert_silences", "alert_silences_current", "performance_alerts", "performance_alerts_current",
+      ]
     }
     # The read API serves every table and view.
     api = {

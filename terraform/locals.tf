@@ -236,6 +236,20 @@ locals {
       concurrency     = 8
       secrets         = ["slack_bot_token", "slack_webhook_url", "smtp_password"]
     }
+    # Every minute (the evaluation tick): one escalation_candidates query (open alerts, a small view, at most
+    # 100 rows), then for the few alerts due, one message per channel, each retrying for about a minute like
+    # notify_alert, and one appended row. A failure is recorded and retried by the next tick, never raised,
+    # so a run cut short only repeats its escalations; 300 s covers a slow channel or two. One instance
+    # handling one tick at a time keeps ticks from escalating the same alert twice in parallel.
+    escalate_alerts = {
+      account         = "notifier"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 300
+      max_instances   = 1
+      concurrency     = 1
+      secrets         = ["slack_bot_token", "slack_webhook_url", "smtp_password"]
+    }
   }
 
   # One deployment per subscription: a 2nd gen function has one Eventarc trigger, and a topology

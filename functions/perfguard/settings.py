@@ -107,6 +107,14 @@ class Settings:
     smtp_from: str = _setting("perfguard@localhost", "Sender address of alert email.")
     smtp_to: tuple[str, ...] = _setting((), "Recipients of alert email (comma-separated).")
     alert_webhook_urls: tuple[str, ...] = _setting((), "URLs that get every alert as Alertmanager webhook v4 JSON.")
+    escalation_after_minutes: int = _setting(
+        15, "Minutes an open alert may go unacknowledged before it escalates (level 1: mention and email)."
+    )
+    escalation_mention: str = _setting("", "Text put at the top of escalation messages, e.g. <!subteam^S0ONCALL>.")
+    escalation_email_to: tuple[str, ...] = _setting(
+        (), "Extra recipients of escalation email (comma-separated), besides smtp_to."
+    )
+    escalation_critical_immediately: str = _setting("yes", "Critical alerts escalate as soon as they open: yes or no.")
 
     def data_path(self) -> Path:
         """The data directory as a Path."""
@@ -236,3 +244,14 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"setting 'smtp_starttls' must be yes or no, got {settings.smtp_starttls!r}")
     if settings.page_size > 10_000:
         raise ConfigError(f"setting 'page_size' must be at most 10000, got {settings.page_size}")
+    _check_escalation(settings)
+
+
+def _check_escalation(settings: Settings) -> None:
+    if settings.escalation_after_minutes <= 0:
+        raise ConfigError(
+            f"setting 'escalation_after_minutes' must be positive, got {settings.escalation_after_minutes}"
+        )
+    if settings.escalation_critical_immediately not in ("yes", "no"):
+        value = settings.escalation_critical_immediately
+        raise ConfigError(f"setting 'escalation_critical_immediately' must be yes or no, got {value!r}")

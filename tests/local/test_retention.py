@@ -55,9 +55,14 @@ def test_rows_of_partitions_older_than_90_days_are_deleted_from_every_table(tmp_
         "performance_alerts",
         [{**alert, "id": "old", "changed_at": expired}, {**alert, "id": "new", "changed_at": kept}],
     )
+    escalation = {"alert_id": "old", "level": 1, "channels": "slack", "ok": True}
+    store.append_rows(
+        "alert_escalations", [{**escalation, "escalated_at": expired}, {**escalation, "escalated_at": kept}]
+    )
     runtime = Runtime(Settings(data_dir=str(tmp_path)), store, MemoryBus(), KeyRing([]), clock=lambda: NOW)
     deleted = enforce_retention(runtime)
     assert deleted == {
+        "alert_escalations": 1,
         "alert_notifications": 0,
         "alert_silences": 0,
         "metric_rollups_1m": 1,

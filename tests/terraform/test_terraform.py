@@ -416,7 +416,7 @@ def test_each_function_starts_with_its_settings_and_secrets(tmp_path: Path, moun
         for secret in ("slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"):
             expected = secrets[secret] if secret in mounted_here else ""
             assert getattr(settings, secret) == expected, f"{function}: {secret}"
-        if function == "notify-on-alert":
+        if function in ("notify-on-alert", "escalate-on-tick"):  # the notifier's functions
             assert mounted_here == [
                 s for s in ("slack_bot_token", "slack_webhook_url", "smtp_password") if s in mounted
             ]
@@ -594,8 +594,9 @@ def test_adding_a_function_to_the_public_set_is_reported(tmp_path: Path) -> None
 
 
 def test_the_alert_roles_have_exactly_their_grants(config: Config) -> None:
-    """responder: update_alert_status, slack_actions and the silence functions; notifier: notify_alert
-    (perfguard.api.alert_status, perfguard.api.silences, perfguard.api.notify)."""
+    """responder: update_alert_status, slack_actions and the silence functions; notifier: notify_alert and
+    escalate_alerts (perfguard.api.alert_status, perfguard.api.silences, perfguard.api.notify,
+    perfguard.api.escalation)."""
     roles, topics, project = (
         config.locals["table_roles"],
         config.locals["topic_publishers"],
@@ -607,8 +608,13 @@ def test_the_alert_roles_have_exactly_their_grants(config: Config) -> None:
     }
     assert topics["responder"] == ["performance-alerts"]
     assert roles["notifier"] == {
-        "roles/bigquery.dataEditor": ["alert_notifications"],
-        "roles/bigquery.dataViewer": ["alert_silences", "alert_silences_current"],
+        "roles/bigquery.dataEditor": ["alert_notifications", "alert_escalations"],
+        "roles/bigquery.dataViewer": [
+            "alert_silences",
+            "alert_silences_current",
+            "performance_alerts",
+            "performance_alerts_current",
+        ],
     }
     assert "notifier" not in topics, "the notifier publishes nothing"
     assert project["responder"] == project["notifier"] == ["roles/bigquery.jobUser"]
@@ -630,7 +636,8 @@ def test_the_alert_roles_have_exactly_their_grants(config: Config) -> None:
         "expire_silence",
     }
     assert functions["get_alerts"]["account"] == functions["get_silences"]["account"] == "api"
-    assert functions["notify_alert"]["account"] == "notifier"
+    assert functions["notify_alert"]["account"] == functions["escalate_alerts"]["account"] == "notifier"
+    assert functions["escalate_alerts"]["secrets"] == functions["notify_alert"]["secrets"]
     # Every account that reads or writes a table can run the query jobs that do it.
     for account in roles:
         assert "roles/bigquery.jobUser" in project[account], account

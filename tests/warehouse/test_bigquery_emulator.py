@@ -49,6 +49,7 @@ CHECKED_QUERIES = {
     "alert_by_id",
     "alert_notifications",
     "current_alerts",
+    "escalation_candidates",
     "ingest_metrics",
     "minute_p95",
     "overall_p95",
@@ -453,3 +454,24 @@ def test_silence_by_id_after_append_rows_matches_duckdb(silences: Stores) -> Non
     ]
     for store in (silences.emulated, silences.oracle):
         assert store.query(load_query("silence_by_id"), {"id": "no-such-silence"}) == []
+
+
+def test_escalation_candidates_after_append_rows_match_duckdb(stores: Stores) -> None:
+    # The open alerts of the fixture are a-3 (critical) and a-4; a-3 gets an ok level-1 escalation after it
+    # opened, a-4 a failed one (email took it) and an older ok one from before it opened, which does not count.
+    attempts = [("a-3", 3, "slack,email", True), ("a-4", 3, "slack", True), ("a-4", 19, "email", False)]
+    rows = [
+        {
+            "alert_id": alert_id,
+            "level": 1,
+            "escalated_at": START + dt.timedelta(minutes=minute),
+            "channels": channels,
+            "ok": ok,
+            "error": None if ok else "slack: HTTP 503",
+        }
+        for alert_id, minute, channels, ok in attempts
+    ]
+    for store in (stores.emulated, stores.oracle):
+        store.append_rows("alert_escalations", rows)
+    found = _assert_same(stores, load_query("escalation_candidates"), {})
+    assert [(row["id"], row["status"], row["delivered_channels"]) for row in found] == [("a-4", "open", "email")]

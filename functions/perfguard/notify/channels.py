@@ -63,6 +63,7 @@ def _email(settings: Settings, guidance: GuidanceSource, policy: RetryPolicy | N
         password=settings.smtp_password,
         sender=settings.smtp_from,
         recipients=settings.smtp_to,
+        escalation_recipients=settings.escalation_email_to,
     )
     return EmailNotifier(config, guidance, policy)
 

@@ -11,7 +11,7 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from perfguard.notify.message import email_content
+from perfguard.notify.message import email_content, escalation_note
 from perfguard.notify.port import AlertEvent, Delivery
 from perfguard.notify.retry import Attempt, RetryPolicy, attempts_note, with_retries
 from perfguard.notify.runbook import GuidanceSource
@@ -30,6 +30,7 @@ class SmtpConfig:
     password: str = ""
     sender: str = "perfguard@localhost"
     recipients: tuple[str, ...] = ()
+    escalation_recipients: tuple[str, ...] = ()  # added to `recipients` for an escalation (escalation_email_to)
     local_hostname: str | None = None  # the EHLO name; None asks the system for its FQDN
 
 
@@ -53,7 +54,8 @@ class EmailNotifier:
     def send(self, event: AlertEvent, previous: Delivery | None) -> Delivery:
         """Send the event's email; its Message-ID is the delivery's reference."""
         message = self.compose(event, previous)
-        outcome, tries = with_retries(lambda: self._deliver(message), self._policy)
+        recipients = self.recipients(event)
+        outcome, tries = with_retries(lambda: self._deliver(message, recipients), self._policy)
         if outcome.ok:
             return Delivery(self.name, True, reference=str(message["Message-ID"]), error=outcome.error)
         return Delivery(self.name, False, error=attempts_note(outcome, tries))
@@ -64,7 +66,7 @@ class EmailNotifier:
         message = EmailMessage()
         message["Subject"] = content.subject
         message["From"] = self._config.sender
-        message["To"] = ", ".join(self._config.recipients)
+        message["To"] = ", ".join(self.recipients(event))
         message["Date"] = email.utils.formatdate(usegmt=True)
         message["Message-ID"] = email.utils.make_msgid("perfguard", domain=_domain(self._config.sender))
         message["X-Perfguard-Alert-Id"] = event.id
@@ -74,9 +76,14 @@ class EmailNotifier:
         message.set_content(content.body)
         return message
 
-    def _deliver(self, message: EmailMessage) -> Attempt:
+    def recipients(self, event: AlertEvent) -> list[str]:
+        """smtp_to, plus escalation_email_to when the event is an escalation (each address once)."""
+        extra = self._config.escalation_recipients if escalation_note(event) else ()
+        return list(dict.fromkeys((*self._config.recipients, *extra)))
+
+    def _deliver(self, message: EmailMessage, recipients: list[str]) -> Attempt:
         try:
-            refused = self._transmit(message)
+            refused = self._transmit(message, recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             return Attempt(False, all(_temporary(c) for c in codes), f"every recipient refused: {_codes(exc)}")
@@ -91,7 +98,7 @@ class EmailNotifier:
         # Some recipients got it: a retry would send them a duplicate, so it is a success that says who not.
         return Attempt(True, error=f"refused: {', '.join(sorted(refused))}" if refused else "")
 
-    def _transmit(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    def _transmit(self, message: EmailMessage, recipients: list[str]) -> dict[str, tuple[int, bytes]]:
         config, timeout = self._config, self._policy.timeout
         if config.port == IMPLICIT_TLS_PORT:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -104,7 +111,7 @@ class EmailNotifier:
                 smtp.starttls(context=self._tls)
             if config.username:
                 smtp.login(config.username, config.password)
-            return smtp.send_message(message, config.sender, list(config.recipients))
+            return smtp.send_message(message, config.sender, recipients)
 
 
 def _temporary(code: int) -> bool:

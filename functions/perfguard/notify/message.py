@@ -80,6 +80,25 @@ def closing(event: AlertEvent) -> str:
     return f"{phrase} at {when(ended)} by {event.changed_by} after {_duration(ended - event.triggered_at)}"
 
 
+# --- escalation --------------------------------------------------------------------------------------------
+
+
+def escalation_note(event: AlertEvent) -> str:
+    """`ESCALATED (level 1): not acknowledged for 17 min` for an escalation (perfguard.api.escalation), else ''."""
+    escalation = event.context.get("escalation")
+    if not isinstance(escalation, Mapping) or is_closed(event):
+        return ""
+    level, minutes = escalation.get("level"), escalation.get("unacknowledged_minutes")
+    return f"ESCALATED (level {level}): not acknowledged for {minutes} min"
+
+
+def escalation_mention(event: AlertEvent) -> str:
+    """The configured mention of an escalation (e.g. `<!subteam^S0ONCALL>`), else ''."""
+    escalation = event.context.get("escalation")
+    mention = escalation.get("mention") if isinstance(escalation, Mapping) else None
+    return mention if isinstance(mention, str) else ""
+
+
 # --- Slack -------------------------------------------------------------------------------------------------
 
 
@@ -88,7 +107,13 @@ def slack_message(event: AlertEvent, guidance: Guidance) -> SlackMessage:
     if is_closed(event):
         return SlackMessage(_escape(f"{_CLOSED_WORD.get(event.status, event.status)}: {title(event)}"), _closed(event))
     text = f"[{event.severity.upper()}] {title(event)} — {facts(event)}"
-    return SlackMessage(_escape(text), _open(event, guidance))
+    note = escalation_note(event)
+    if not note:
+        return SlackMessage(_escape(text), _open(event, guidance))
+    # The mention is the operator's own Slack syntax (a setting), so unlike event text it is not escaped.
+    mention = escalation_mention(event)
+    top = _section(f"{mention} *{_escape(note)}*".strip())
+    return SlackMessage(f"{mention} {_escape(f'{note} — {text}')}".strip(), [top, *_open(event, guidance)])
 
 
 def slack_thread_reply(event: AlertEvent) -> str:
@@ -194,8 +219,11 @@ def _is_url(link: str) -> bool:
 def email_content(event: AlertEvent, guidance: Guidance) -> EmailContent:
     """Subject and plain-text body with the same facts as the Slack message."""
     state = _CLOSED_WORD.get(event.status, event.status).upper() if is_closed(event) else "FIRING"
+    note = escalation_note(event)
+    state = note.partition(":")[0] if note else state  # `ESCALATED (level 1)`
     subject = f"[perfguard] {state} [{event.severity.upper()}] {title(event)}"
-    return EmailContent(subject, "\n".join(_email_lines(event, guidance)) + "\n")
+    lines = [note, ""] if note else []
+    return EmailContent(subject, "\n".join(lines + _email_lines(event, guidance)) + "\n")
 
 
 def _email_lines(event: AlertEvent, guidance: Guidance) -> list[str]:
