@@ -26,15 +26,18 @@ locals {
   # are left out, so the setting keeps its default (e.g. smtp_from) and an unset channel stays off.
   notification_environment = {
     for name, value in {
-      PERFGUARD_SLACK_CHANNEL      = var.slack_channel
-      PERFGUARD_SMTP_HOST          = var.smtp_host
-      PERFGUARD_SMTP_PORT          = tostring(var.smtp_port)
-      PERFGUARD_SMTP_STARTTLS      = var.smtp_starttls ? "yes" : "no"
-      PERFGUARD_SMTP_USERNAME      = var.smtp_username
-      PERFGUARD_SMTP_FROM          = var.smtp_from
-      PERFGUARD_SMTP_TO            = join(",", var.smtp_to)
-      PERFGUARD_ALERT_WEBHOOK_URLS = join(",", var.alert_webhook_urls)
-      PERFGUARD_RUNBOOK_BASE_URL   = var.runbook_base_url
+      PERFGUARD_SLACK_CHANNEL            = var.slack_channel
+      PERFGUARD_SMTP_HOST                = var.smtp_host
+      PERFGUARD_SMTP_PORT                = tostring(var.smtp_port)
+      PERFGUARD_SMTP_STARTTLS            = var.smtp_starttls ? "yes" : "no"
+      PERFGUARD_SMTP_USERNAME            = var.smtp_username
+      PERFGUARD_SMTP_FROM                = var.smtp_from
+      PERFGUARD_SMTP_TO                  = join(",", var.smtp_to)
+      PERFGUARD_ALERT_WEBHOOK_URLS       = join(",", var.alert_webhook_urls)
+      PERFGUARD_RUNBOOK_BASE_URL         = var.runbook_base_url
+      PERFGUARD_ESCALATION_AFTER_MINUTES = tostring(var.escalation_after_minutes)
+      PERFGUARD_ESCALATION_MENTION       = var.escalation_mention
+      PERFGUARD_ESCALATION_EMAIL_TO      = join(",", var.escalation_email_to)
     } : name => value if value != ""
   }
 

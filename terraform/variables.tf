@@ -152,6 +152,34 @@ variable "smtp_to" {
   }
 }
 
+variable "escalation_after_minutes" {
+  description = "An open alert nobody acknowledges within this many minutes escalates (critical ones at once)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.escalation_after_minutes >= 1 && floor(var.escalation_after_minutes) == var.escalation_after_minutes
+    error_message = "escalation_after_minutes must be a whole number of minutes, at least 1."
+  }
+}
+
+variable "escalation_mention" {
+  description = "Slack mention put at the top of an escalation, e.g. <!subteam^S0ONCALL> for the on-call group."
+  type        = string
+  default     = ""
+}
+
+variable "escalation_email_to" {
+  description = "Extra recipients of escalation email (the on-call group), besides smtp_to."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.escalation_email_to : can(regex("^[^@\\s,]+@[^@\\s,]+$", address))])
+    error_message = "Each escalation_email_to entry must be one email address such as oncall@example.com."
+  }
+}
+
 variable "alert_webhook_urls" {
   description = "URLs that get every alert as Alertmanager webhook v4 JSON (PagerDuty, Opsgenie, an Alertmanager receiver). They sit in plain view in the function's configuration and the Terraform state, so they must carry no credential: no user:password@, no query string, no Slack webhook (use the perfguard-slack-webhook-url secret). At most 5: notify_alert sends to each in turn within its timeout (locals.tf)."
   type        = list(string)
