@@ -25,9 +25,8 @@ from perfguard.bus.cloudevent import Message
 from perfguard.bus.memory import MemoryBus
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
-from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
 from tests.api.test_evaluator import minutes_of
+from tests.support.doubles import embedded_store
 from tests.support.receiver import receiver
 
 T0 = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
@@ -84,9 +83,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    folder = default_schemas_dir()
-    store = DuckDBWarehouse(tmp_path / "a.duckdb", load_tables(folder), load_views(folder, "main"))
-    store.ensure_tables()
+    store = embedded_store(tmp_path / "a.duckdb")
     clock, bus = Clock(), MemoryBus()
     settings = Settings(data_dir=str(tmp_path), slack_signing_secret=SECRET)
     yield World(Runtime(settings, store, bus, KEYS, clock=clock), clock, bus)

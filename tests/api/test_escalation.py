@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +24,11 @@ from perfguard.notify.runbook import Guidance
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
+from tests.support.doubles import RecordingNotifier, embedded_store
 
 T0 = dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
 MENTION = "<!subteam^S0ONCALL>"
-
-
-@dataclass
-class RecordingNotifier:
-    name: str
-    failures: int = 0
-    sent: list[tuple[AlertEvent, Delivery | None]] = field(default_factory=list)
-
-    def send(self, event: AlertEvent, previous: Delivery | None) -> Delivery:
-        self.sent.append((event, previous))
-        if self.failures:
-            self.failures -= 1
-            return Delivery(self.name, False, error="HTTP 503")
-        return Delivery(self.name, True, reference=f"{self.name}-msg-{len(self.sent)}")
 
 
 @dataclass
@@ -55,9 +41,7 @@ class Clock:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    folder = default_schemas_dir()
-    warehouse = DuckDBWarehouse(tmp_path / "e.duckdb", load_tables(folder), load_views(folder, "main"))
-    warehouse.ensure_tables()
+    warehouse = embedded_store(tmp_path / "e.duckdb")
     yield warehouse
     warehouse.close()
 

@@ -16,8 +16,7 @@ from perfguard.bus.memory import MemoryBus
 from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
-from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
+from tests.support.doubles import embedded_store
 
 START = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -34,9 +33,7 @@ class Clock:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Runtime, Clock, MemoryBus]]:
-    folder = default_schemas_dir()
-    store = DuckDBWarehouse(tmp_path / "e.duckdb", load_tables(folder), load_views(folder, "main"))
-    store.ensure_tables()
+    store = embedded_store(tmp_path / "e.duckdb")
     clock, bus = Clock(), MemoryBus()
     yield Runtime(Settings(data_dir=str(tmp_path)), store, bus, KeyRing([]), clock=clock), clock, bus
     store.close()

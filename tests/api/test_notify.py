@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,34 +16,18 @@ from perfguard.api.notify import notify_alert
 from perfguard.bus.cloudevent import Message
 from perfguard.bus.memory import MemoryBus
 from perfguard.errors import DeliveryError, InvalidRequest
-from perfguard.notify.port import AlertEvent, Delivery
+from perfguard.notify.port import Delivery
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
+from tests.support.doubles import RecordingNotifier, alert_message, embedded_store
 
 T0 = dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)
 
 
-@dataclass
-class RecordingNotifier:
-    name: str
-    failures: int = 0
-    sent: list[tuple[AlertEvent, Delivery | None]] = field(default_factory=list)
-
-    def send(self, event: AlertEvent, previous: Delivery | None) -> Delivery:
-        self.sent.append((event, previous))
-        if self.failures:
-            self.failures -= 1
-            return Delivery(self.name, False, error="HTTP 503")
-        return Delivery(self.name, True, reference=f"{self.name}-msg-{len(self.sent)}")
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    folder = default_schemas_dir()
-    warehouse = DuckDBWarehouse(tmp_path / "n.duckdb", load_tables(folder), load_views(folder, "main"))
-    warehouse.ensure_tables()
+    warehouse = embedded_store(tmp_path / "n.duckdb")
     yield warehouse
     warehouse.close()
 
@@ -55,23 +37,8 @@ def runtime_with(store: DuckDBWarehouse, *notifiers: RecordingNotifier) -> Runti
 
 
 def event(status: str, changed_at: dt.datetime) -> Message:
-    data: dict[str, Any] = {
-        "id": "alrt_1",
-        "alert_type": "threshold_exceeded",
-        "rule": "p95_api_latency",
-        "metric_type": "api_latency",
-        "endpoint_or_operation": "POST /swaps",
-        "current_value": 2600.0,
-        "threshold_value": 2000.0,
-        "severity": "high",
-        "status": status,
-        "triggered_at": "2026-11-25T09:05:00Z",
-        "resolved_at": None if status == "open" else changed_at.isoformat(),
-        "changed_at": changed_at.isoformat(),
-        "changed_by": "evaluator",
-        "context": '{"runbook": "runbooks/p95_api_latency.md"}',
-    }
-    return Message(data, {"status": status}, "m", changed_at)
+    runbook = '{"runbook": "runbooks/p95_api_latency.md"}'
+    return alert_message(status, changed_at, "2026-11-25T09:05:00Z", context=runbook)
 
 
 def test_each_channel_gets_the_event_and_every_attempt_is_recorded(store: DuckDBWarehouse) -> None:

@@ -26,9 +26,7 @@ from perfguard.errors import DeliveryError
 from perfguard.notify.port import Delivery
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
-from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
-from tests.api.test_notify import RecordingNotifier
+from tests.support.doubles import RecordingNotifier, alert_message, embedded_store
 
 NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -62,9 +60,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    folder = default_schemas_dir()
-    store = DuckDBWarehouse(tmp_path / "s.duckdb", load_tables(folder), load_views(folder, "main"))
-    store.ensure_tables()
+    store = embedded_store(tmp_path / "s.duckdb")
     clock, slack, hook = Clock(), RecordingNotifier("slack"), RecordingNotifier("webhook")
     runtime = Runtime(Settings(data_dir=str(tmp_path)), store, MemoryBus(), KEYS, clock=clock, notifiers=[slack, hook])
     yield World(runtime, clock, slack, hook)
@@ -276,23 +272,7 @@ def test_expiring_needs_a_silence_id(world: World, body: dict[str, Any]) -> None
 
 def alert_event(status: str, changed_at: dt.datetime, **changes: Any) -> Message:
     """An alert state change as the evaluator publishes it: high latency on POST /swaps, rule p95_api_latency."""
-    data: dict[str, Any] = {
-        "id": "alrt_1",
-        "alert_type": "threshold_exceeded",
-        "rule": "p95_api_latency",
-        "metric_type": "api_latency",
-        "endpoint_or_operation": "POST /swaps",
-        "current_value": 2600.0,
-        "threshold_value": 2000.0,
-        "severity": "high",
-        "status": status,
-        "triggered_at": "2026-11-26T09:55:00Z",
-        "resolved_at": None if status == "open" else changed_at.isoformat(),
-        "changed_at": changed_at.isoformat(),
-        "changed_by": "evaluator",
-        "context": "{}",
-    } | changes
-    return Message(data, {"status": status}, "m", changed_at)
+    return alert_message(status, changed_at, "2026-11-26T09:55:00Z", **changes)
 
 
 def test_a_silenced_change_is_sent_nowhere_and_recorded_as_done_per_channel(

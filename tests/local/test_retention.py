@@ -11,8 +11,7 @@ from perfguard.bus.memory import MemoryBus
 from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
-from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
+from tests.support.doubles import embedded_store
 
 NOW = dt.datetime(2026, 11, 26, 3, 17, tzinfo=dt.UTC)
 CUTOFF = dt.datetime(2026, 8, 28, tzinfo=dt.UTC)  # midnight 90 days before today
@@ -36,9 +35,7 @@ def metric(record_id: str, at: dt.datetime) -> PerformanceMetric:
 
 
 def test_rows_of_partitions_older_than_90_days_are_deleted_from_every_table(tmp_path: Path) -> None:
-    folder = default_schemas_dir()
-    store = DuckDBWarehouse(tmp_path / "r.duckdb", load_tables(folder), load_views(folder, "main"))
-    store.ensure_tables()
+    store = embedded_store(tmp_path / "r.duckdb")
     expired, kept = CUTOFF - dt.timedelta(microseconds=1), CUTOFF
     store.ingest_metrics([metric("expired", expired), metric("kept", kept)], NOW)
     alert = {

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
 from perfguard.warehouse.sql import load_query
+from tests.support.doubles import embedded_store
 
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -57,9 +57,7 @@ def row(alert_id: str, status: str, changed: int, triggered: int = 0, **extra: A
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    folder = default_schemas_dir()
-    store = DuckDBWarehouse(tmp_path / "alerts.duckdb", load_tables(folder), load_views(folder, "main"))
-    store.ensure_tables()
+    store = embedded_store(tmp_path / "alerts.duckdb")
     store.append_rows(
         "performance_alerts",
         [

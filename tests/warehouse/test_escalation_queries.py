@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
 from perfguard.warehouse.sql import load_query
+from tests.support.doubles import embedded_store
 
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -57,9 +57,7 @@ def delivered(row: dict[str, Any]) -> list[str]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    folder = default_schemas_dir()
-    store = DuckDBWarehouse(tmp_path / "esc.duckdb", load_tables(folder), load_views(folder, "main"))
-    store.ensure_tables()
+    store = embedded_store(tmp_path / "esc.duckdb")
     store.append_rows(
         "performance_alerts",
         [

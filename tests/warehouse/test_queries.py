@@ -15,8 +15,8 @@ import pytest
 from perfguard.domain.histogram import bucket_of
 from perfguard.domain.validation import IngestLimits, parse_batch
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
 from perfguard.warehouse.sql import load_query
+from tests.support.doubles import embedded_store
 
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 NOW = T0 + dt.timedelta(hours=3)
@@ -25,9 +25,7 @@ MINUTE = dt.timedelta(minutes=1)
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
-    folder = default_schemas_dir()
-    store = DuckDBWarehouse(tmp_path / "golden.duckdb", load_tables(folder), load_views(folder, "main"))
-    store.ensure_tables()
+    store = embedded_store(tmp_path / "golden.duckdb")
     yield store
     store.close()
 
