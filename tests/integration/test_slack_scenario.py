@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import RunningStack, start_stack, stop_stack
-from tests.integration.test_thresholds import SLOW, backfill
+from tests.integration.test_thresholds import backfill_until_now
 from tests.integration.traffic import unique
 from tests.support.slack_receiver import SlackReceiver, slack_receiver
 
@@ -86,8 +86,7 @@ def test_a_slow_endpoint_reaches_slack_with_its_runbook_and_is_acknowledged_ther
 ) -> None:
     endpoint = unique("POST /swaps")
     slack.fail(503, times=2)  # Slack is down for a moment: the alert must still arrive
-    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - 6 * MINUTE
-    backfill(stack_with_slack, endpoint, start, [SLOW] * 6)
+    backfill_until_now(stack_with_slack, endpoint, 6)
 
     message = wait_for_post(slack, endpoint, timeout=60)
     text = json.dumps(message)
