@@ -1,14 +1,19 @@
-"""The `perfguard` command: `serve` the local stack, run the `demo` marketplace, or list the `settings`."""
+"""The `perfguard` command: `serve` the local stack, run the `demo` marketplace, list the `settings`, or
+`backtest` the threshold rule over stored history."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from perfguard.domain.thresholds import ThresholdRule
 from perfguard.errors import ConfigError, WarehouseError
 from perfguard.local.stack import LocalStack
 from perfguard.settings import Settings, load_settings, settings_fields
@@ -43,7 +48,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_demo)
     commands.add_parser("settings", help="list every setting with its default").set_defaults(run=_list_settings)
+    _add_backtest(commands)
     return parser
+
+
+def _add_backtest(commands: Any) -> None:
+    backtest = commands.add_parser(
+        "backtest", help="replay the threshold rule over stored history: when it would have fired, how long"
+    )
+    backtest.add_argument("--start", required=True, help="first moment of the range, RFC 3339 (inclusive)")
+    backtest.add_argument("--end", required=True, help="end of the range, RFC 3339 (exclusive; at most 90 days)")
+    backtest.add_argument("--threshold-ms", type=float, help="P95 threshold (default: latency_threshold_ms)")
+    backtest.add_argument("--windows", type=int, help="consecutive breaching minutes (default: threshold_windows)")
+    backtest.add_argument("--min-samples", type=int, help="fewest records per minute (default: threshold_min_samples)")
+    backtest.add_argument("--endpoint", help="only this endpoint_or_operation ('(all endpoints)' for the overall)")
+    backtest.add_argument("--data-dir", help="directory of the DuckDB file (default: the data_dir setting)")
+    backtest.add_argument("--config", help="YAML settings file (see `perfguard settings`)")
+    backtest.add_argument("--json", action="store_true", help="print the episodes and summary as JSON")
+    backtest.set_defaults(run=_backtest)
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -102,3 +124,38 @@ def _list_settings(args: argparse.Namespace) -> int:
         default = getattr(defaults, field.name)
         print(f"{field.name:32} {field.metadata['help']} (PERFGUARD_{field.name.upper()}; default {default!r})")
     return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from perfguard.api.backtest import DAY, as_json, as_table, backtest_range, run_backtest, store_file
+    from perfguard.runtime import make_warehouse
+
+    start, end = backtest_range(args.start, args.end)
+    settings = _settings(args)
+    rule = _backtest_rule(args, settings)
+    store_file(settings)
+    warehouse = make_warehouse(settings)  # only queried: the backtest writes nothing
+    try:
+        result = run_backtest(warehouse, rule, start, end, args.endpoint, _progress if end - start > DAY else None)
+    finally:
+        warehouse.close()
+    print(json.dumps(as_json(result), indent=2) if args.json else as_table(result))
+    return 0
+
+
+def _backtest_rule(args: argparse.Namespace, settings: Settings) -> ThresholdRule:
+    """The rule of the settings, with the flags' changes: what a threshold change would have done."""
+    rule = ThresholdRule(
+        threshold=settings.latency_threshold_ms,
+        windows=settings.threshold_windows,
+        min_samples=settings.threshold_min_samples,
+    )
+    changes = {"threshold": args.threshold_ms, "windows": args.windows, "min_samples": args.min_samples}
+    rule = dataclasses.replace(rule, **{name: value for name, value in changes.items() if value is not None})
+    if rule.windows <= 0 or rule.min_samples < 0:
+        raise ConfigError("--windows must be positive and --min-samples not negative")
+    return rule
+
+
+def _progress(number: int, total: int, day: dt.datetime) -> None:
+    print(f"backtest: day {number}/{total} ({day:%Y-%m-%d}) read", file=sys.stderr, flush=True)

@@ -115,6 +115,13 @@ class Settings:
         (), "Extra recipients of escalation email (comma-separated), besides smtp_to."
     )
     escalation_critical_immediately: str = _setting("yes", "Critical alerts escalate as soon as they open: yes or no.")
+    inhibit_lower_severities: str = _setting(
+        "yes", "Mute an alert while a more severe one of its endpoint is open or investigating: yes or no."
+    )
+    flap_threshold: int = _setting(
+        4, "Openings of one rule and endpoint within flap_window_minutes that make it flapping; 0 turns it off."
+    )
+    flap_window_minutes: int = _setting(60, "Window in which flap_threshold openings mean an alert is flapping.")
 
     def data_path(self) -> Path:
         """The data directory as a Path."""
@@ -245,6 +252,7 @@ def _check(settings: Settings) -> None:
     if settings.page_size > 10_000:
         raise ConfigError(f"setting 'page_size' must be at most 10000, got {settings.page_size}")
     _check_escalation(settings)
+    _check_fatigue(settings)
 
 
 def _check_escalation(settings: Settings) -> None:
@@ -255,3 +263,13 @@ def _check_escalation(settings: Settings) -> None:
     if settings.escalation_critical_immediately not in ("yes", "no"):
         value = settings.escalation_critical_immediately
         raise ConfigError(f"setting 'escalation_critical_immediately' must be yes or no, got {value!r}")
+
+
+def _check_fatigue(settings: Settings) -> None:
+    if settings.inhibit_lower_severities not in ("yes", "no"):
+        value = settings.inhibit_lower_severities
+        raise ConfigError(f"setting 'inhibit_lower_severities' must be yes or no, got {value!r}")
+    if settings.flap_threshold < 0:
+        raise ConfigError(f"setting 'flap_threshold' must be 0 (off) or more, got {settings.flap_threshold}")
+    if settings.flap_window_minutes <= 0:
+        raise ConfigError(f"setting 'flap_window_minutes' must be positive, got {settings.flap_window_minutes}")

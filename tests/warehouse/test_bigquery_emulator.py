@@ -47,6 +47,7 @@ TAG_FILTER = "AND JSON_VALUE(tags, '$.status') = @tag_0"
 CHECKED_QUERIES = {
     "active_silences",
     "alert_by_id",
+    "alert_history",
     "alert_notifications",
     "current_alerts",
     "escalation_candidates",
@@ -475,3 +476,30 @@ def test_escalation_candidates_after_append_rows_match_duckdb(stores: Stores) ->
         store.append_rows("alert_escalations", rows)
     found = _assert_same(stores, load_query("escalation_candidates"), {})
     assert [(row["id"], row["status"], row["delivered_channels"]) for row in found] == [("a-4", "open", "email")]
+
+
+# Since minute 3: the rows of test_append_rows_... (emulator only, closed at minute 2) are not part of it.
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        (
+            "/api/swap",
+            [
+                ("a-1", "open"),  # opened before @since and still active then: its latest earlier change
+                ("a-2", "open"),
+                ("a-4", "open"),
+                ("a-1", "investigating"),
+                ("a-5", "false_positive"),
+                ("a-2", "resolved"),
+            ],
+        ),
+        (None, [("a-3", "open")]),
+    ],
+    ids=["one_endpoint", "overall"],
+)
+def test_alert_history_after_append_rows_matches_duckdb(
+    stores: Stores, endpoint: str | None, expected: list[tuple[str, str]]
+) -> None:
+    params = {"endpoint": endpoint, "since": START + dt.timedelta(minutes=3)}
+    rows = _assert_same(stores, load_query("alert_history"), params)
+    assert [(row["id"], row["status"]) for row in rows] == expected

@@ -7,16 +7,26 @@ never silently lost.
 
 A change that an active silence matches (at the change's own time, so a redelivery decides the same) is
 sent nowhere: each channel gets a row with ok and the reference `silenced:<silence id>`, which marks it done.
+Then, in that order (perfguard.domain.fatigue has the rules):
+
+* inhibition (`inhibit_lower_severities`): the open event of an alert whose group has a more severe active
+  alert is muted with the reference `inhibited:<that alert's id>`; its later events follow the open's fate;
+* flapping (`flap_threshold`, `flap_window_minutes`): the first flapping event of an identity is sent with
+  `context.flapping` = {opened, window_minutes}; the next ones are held with the reference `flapping:<opened>`.
+
+All three are checked only when some channel still needs the event.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perfguard.bus.cloudevent import Message
+from perfguard.domain import fatigue
 from perfguard.domain.silences import Silence, silence_from_row, silencing
 from perfguard.errors import DeliveryError
 from perfguard.notify.message import alert_labels
@@ -27,6 +37,7 @@ from perfguard.warehouse.sql import load_query
 log = logging.getLogger(__name__)
 HISTORY = dt.timedelta(days=30)  # how far back a resolved alert looks for the message it updates
 SILENCED = "silenced:"  # the reference of a change a silence muted: done, but no message to update
+MUTED = (SILENCED, fatigue.INHIBITED, fatigue.FLAPPING)  # references of muted changes: no message behind them
 
 
 def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
@@ -36,8 +47,7 @@ def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
         load_query("alert_notifications"), {"alert_id": event.id, "since": event.changed_at - HISTORY}
     )
     channels = [notifier for notifier in runtime.channels() if not _sent(history, notifier, event)]
-    silence = _silence(runtime, event) if channels else None
-    deliveries = _muted(event, channels, silence) if silence else [_send(n, event, history) for n in channels]
+    deliveries = _deliver(runtime, event, channels, history) if channels else []
     if deliveries:
         runtime.warehouse.append_rows("alert_notifications", [_row(event, d, runtime.clock()) for d in deliveries])
     failed = [d for d in deliveries if not d.ok]
@@ -57,16 +67,60 @@ def _sent(history: Sequence[Mapping[str, Any]], notifier: Notifier, event: Alert
     )
 
 
+def _deliver(
+    runtime: Runtime, event: AlertEvent, channels: Sequence[Notifier], history: Sequence[Mapping[str, Any]]
+) -> list[Delivery]:
+    """Silences, then inhibition, then flapping decide whether the event is muted, sent, or sent flagged."""
+    silence = _silence(runtime, event)
+    if silence:
+        return _muted(event, channels, SILENCED + silence.id, f"silenced by {silence.id}")
+    alerts = _alert_history(runtime, event)
+    inhibitor = _inhibitor(runtime, event, history, alerts)
+    if inhibitor:
+        return _muted(event, channels, fatigue.INHIBITED + inhibitor, f"inhibited by {inhibitor}")
+    window = dt.timedelta(minutes=runtime.settings.flap_window_minutes)
+    flap = fatigue.flapping(alerts, event.rule, event.changed_at, window, runtime.settings.flap_threshold)
+    if flap and not flap.first:
+        return _muted(event, channels, f"{fatigue.FLAPPING}{flap.opened}", f"flapping ({flap.opened} openings)")
+    if flap:  # the first flapping event goes out once, flagged, so people learn why the next ones do not
+        event = dataclasses.replace(event, context=fatigue.flapping_context(event.context, flap, window))
+    return [_send(notifier, event, history) for notifier in channels]
+
+
+def _alert_history(runtime: Runtime, event: AlertEvent) -> list[fatigue.AlertChange]:
+    """The changes of the event's group, two flap windows back (fatigue.flapping needs both)."""
+    settings = runtime.settings
+    if settings.inhibit_lower_severities != "yes" and settings.flap_threshold <= 0:
+        return []
+    since = event.changed_at - 2 * dt.timedelta(minutes=settings.flap_window_minutes)
+    params = {"endpoint": event.endpoint_or_operation, "since": since}
+    return [fatigue.change_from_row(row) for row in runtime.warehouse.query(load_query("alert_history"), params)]
+
+
+def _inhibitor(
+    runtime: Runtime,
+    event: AlertEvent,
+    history: Sequence[Mapping[str, Any]],
+    alerts: Sequence[fatigue.AlertChange],
+) -> str | None:
+    """The id of the alert that mutes this event: decided at the open, inherited by the later events."""
+    if runtime.settings.inhibit_lower_severities != "yes":
+        return None
+    if event.status != fatigue.OPEN:
+        return fatigue.inherited_inhibitor(history)
+    return fatigue.inhibitor(alerts, event.id, event.severity, event.changed_at)
+
+
 def _silence(runtime: Runtime, event: AlertEvent) -> Silence | None:
     """The silence that mutes the event at its own time, if any (matched on the webhook payload's labels)."""
     rows = runtime.warehouse.query(load_query("active_silences"), {"at": event.changed_at})
     return silencing([silence_from_row(row) for row in rows], alert_labels(event), event.changed_at)
 
 
-def _muted(event: AlertEvent, channels: Sequence[Notifier], silence: Silence) -> list[Delivery]:
+def _muted(event: AlertEvent, channels: Sequence[Notifier], reference: str, why: str) -> list[Delivery]:
     names = ", ".join(notifier.name for notifier in channels)
-    log.info("alert %s (%s) silenced by %s: not sent to %s", event.id, event.status, silence.id, names)
-    return [Delivery(notifier.name, True, reference=SILENCED + silence.id) for notifier in channels]
+    log.info("alert %s (%s) %s: not sent to %s", event.id, event.status, why, names)
+    return [Delivery(notifier.name, True, reference=reference) for notifier in channels]
 
 
 def _send(notifier: Notifier, event: AlertEvent, history: Sequence[Mapping[str, Any]]) -> Delivery:
@@ -91,7 +145,7 @@ def _send(notifier: Notifier, event: AlertEvent, history: Sequence[Mapping[str, 
 
 def _message(row: Mapping[str, Any]) -> bool:
     """Whether a notification row points at a message a later event can update (a muted one does not)."""
-    return bool(row["reference"]) and not str(row["reference"]).startswith(SILENCED)
+    return bool(row["reference"]) and not str(row["reference"]).startswith(MUTED)
 
 
 def _row(event: AlertEvent, delivery: Delivery, now: dt.datetime) -> dict[str, Any]:

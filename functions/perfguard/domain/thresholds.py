@@ -104,7 +104,7 @@ def _breach(
 ) -> Breach | None:
     streak: list[Window] = []
     minute = end - MINUTE
-    while minute in windows and _breaching(rule, windows[minute]):
+    while minute in windows and breaching(rule, windows[minute]):
         streak.append(windows[minute])
         minute -= MINUTE
     if len(streak) < rule.windows:
@@ -114,5 +114,6 @@ def _breach(
     return Breach(rule, group, streak[-1].p95, triggered_at, tuple(streak[-rule.windows :]))
 
 
-def _breaching(rule: ThresholdRule, window: Window) -> bool:
+def breaching(rule: ThresholdRule, window: Window) -> bool:
+    """Whether one window counts towards a streak: enough samples and a P95 above the threshold."""
     return window.count >= rule.min_samples and window.p95 > rule.threshold
