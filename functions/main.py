@@ -21,6 +21,7 @@ from perfguard.api import (
     maintenance,
     notify,
     query,
+    remediation,
     silences,
 )
 from perfguard.api.events import handle_event
@@ -120,6 +121,12 @@ def notify_alert(event: CloudEvent) -> None:
 def escalate_alerts(event: CloudEvent) -> None:
     """Pub/Sub: the one-minute tick; escalates the open alerts nobody acknowledged in time."""
     handle_event(event.data, lambda message: escalation.escalate_alerts(runtime.current(), message))
+
+
+@functions_framework.cloud_event
+def remediate_alert(event: CloudEvent) -> None:
+    """Pub/Sub: an alert state change; runs the allowlisted remediation actions an opening alert calls for."""
+    handle_event(event.data, lambda message: remediation.remediate_alert(runtime.current(), message))
 
 
 @functions_framework.cloud_event

@@ -41,9 +41,19 @@ locals {
     } : name => value if value != ""
   }
 
+  # What remediate_alert may do: off unless remediation_mode says otherwise. Empty values are left out, so
+  # an unset webhook URL keeps the webhook actions unavailable.
+  remediation_environment = {
+    for name, value in {
+      PERFGUARD_REMEDIATION_MODE        = var.remediation_mode
+      PERFGUARD_REMEDIATION_WEBHOOK_URL = var.remediation_webhook_url
+    } : name => value if value != ""
+  }
+
   # Settings only one role's functions need, by service account (iam.tf).
   role_environment = {
-    notifier = local.notification_environment
+    notifier   = local.notification_environment
+    remediator = local.remediation_environment
   }
 
   # Secrets are files: secret <name> (secrets.tf) is mounted at /etc/perfguard/<name>/<file>, and the

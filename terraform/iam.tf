@@ -6,13 +6,14 @@ locals {
   # Runtime service accounts, by role. Roles whose functions arrive in later issues exist already so their
   # grants can be reviewed here as they are added.
   service_accounts = {
-    ingest    = "perfguard ingest: record_performance_metric"
-    api       = "perfguard read API: the get_* functions and check_thresholds"
-    evaluator = "perfguard evaluator: evaluate_thresholds"
-    responder = "perfguard responder: alert status changes and silences made by people"
-    notifier  = "perfguard notifier: notify_alert (Slack, email and webhook notifications)"
-    poller    = "perfguard poller: canister polling and the Firebase export import (issues 5, 6)"
-    analysis  = "perfguard analysis: scheduled regression, trend and capacity analysis"
+    ingest     = "perfguard ingest: record_performance_metric"
+    api        = "perfguard read API: the get_* functions and check_thresholds"
+    evaluator  = "perfguard evaluator: evaluate_thresholds"
+    responder  = "perfguard responder: alert status changes and silences made by people"
+    notifier   = "perfguard notifier: notify_alert (Slack, email and webhook notifications)"
+    remediator = "perfguard remediator: remediate_alert (the allowlisted remediation actions)"
+    poller     = "perfguard poller: canister polling and the Firebase export import (issues 5, 6)"
+    analysis   = "perfguard analysis: scheduled regression, trend and capacity analysis"
   }
 
   # The HTTP functions anyone may call (allUsers as invoker). Each authenticates every request itself, and
@@ -32,13 +33,14 @@ locals {
   # Project-level roles. bigquery.jobUser (run query and load jobs, billed to this project) exists only at
   # project level; data access is granted per table below.
   project_roles = {
-    ingest    = ["roles/bigquery.jobUser"]
-    api       = ["roles/bigquery.jobUser"]
-    evaluator = ["roles/bigquery.jobUser"]
-    responder = ["roles/bigquery.jobUser"]
-    notifier  = ["roles/bigquery.jobUser"]
-    poller    = ["roles/bigquery.jobUser"]
-    analysis  = ["roles/bigquery.jobUser"]
+    ingest     = ["roles/bigquery.jobUser"]
+    api        = ["roles/bigquery.jobUser"]
+    evaluator  = ["roles/bigquery.jobUser"]
+    responder  = ["roles/bigquery.jobUser"]
+    notifier   = ["roles/bigquery.jobUser"]
+    remediator = ["roles/bigquery.jobUser"]
+    poller     = ["roles/bigquery.jobUser"]
+    analysis   = ["roles/bigquery.jobUser"]
   }
 
   # Every perfguard table and view.
@@ -71,6 +73,11 @@ locals {
       "roles/bigquery.dataViewer" = [
         "alert_silences", "alert_silences_current", "performance_alerts", "performance_alerts_current",
       ]
+    }
+    # remediate_alert reads its own audit rows (remediation_history.sql: rate limits, cooldowns, once per
+    # alert) and appends one per action considered; the alert itself arrives in the event.
+    remediator = {
+      "roles/bigquery.dataEditor" = ["remediation_actions"]
     }
     # The read API serves every table and view.
     api = {

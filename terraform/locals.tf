@@ -250,6 +250,20 @@ locals {
       concurrency     = 1
       secrets         = ["slack_bot_token", "slack_webhook_url", "smtp_password"]
     }
+    # Every alert change, but only one that opens an alert acts: one remediation_history query (a few rows:
+    # at most remediation_max_per_hour acts an hour) and one appended row, with each catalog action's webhook
+    # bounded at about 20 s (perfguard.api.remediation.POLICY), so 120 s covers a catalog of a few actions.
+    # One instance handling one event at a time: the rate limit, cooldowns and the once-per-alert check read
+    # the audit rows before acting, and parallel deliveries would race past them.
+    remediate_alert = {
+      account         = "remediator"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 120
+      max_instances   = 1
+      concurrency     = 1
+      secrets         = []
+    }
   }
 
   # One deployment per subscription: a 2nd gen function has one Eventarc trigger, and a topology

@@ -201,6 +201,33 @@ variable "alert_webhook_urls" {
   }
 }
 
+variable "remediation_mode" {
+  description = "Automated remediation (remediate_alert): off, dry_run (decide and record in remediation_actions, do nothing) or on."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "dry_run", "on"], var.remediation_mode)
+    error_message = "remediation_mode must be off, dry_run or on."
+  }
+}
+
+variable "remediation_webhook_url" {
+  description = "URL the webhook remediation actions post to (functions/perfguard/remediation.yaml); empty makes them unavailable. It sits in plain view in the function's configuration and the Terraform state, so it must carry no credential: no user:password@, no query string, no Slack webhook."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.remediation_webhook_url == "" || can(regex("^https://[^/@?#\\s,]+(/[^?#\\s,]*)?$", var.remediation_webhook_url))
+    error_message = "remediation_webhook_url must be an https:// URL without user:password@, query string, fragment or comma (a credential in it would be readable in the function's configuration)."
+  }
+
+  validation {
+    condition     = !strcontains(lower(var.remediation_webhook_url), "hooks.slack.com")
+    error_message = "A Slack incoming webhook URL is a secret: remediation posts to a receiver that acts, not to Slack."
+  }
+}
+
 variable "canisters" {
   description = "ICP canisters to poll (issue 5): principal id and a display name."
   type = list(object({

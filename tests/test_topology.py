@@ -57,6 +57,12 @@ def test_evaluation_runs_every_minute_and_on_ingest() -> None:
     assert [s.cron for s in every_minute] == ["* * * * *"]
 
 
+def test_every_alert_change_goes_to_the_notifier_and_to_remediation() -> None:
+    topology = load_topology()
+    # Separate deployments, so a slow remediation webhook never delays a notification (or the reverse).
+    assert [s.function for s in topology.subscribers("performance-alerts")] == ["notify_alert", "remediate_alert"]
+
+
 def test_local_only_entries_are_marked() -> None:
     topology = load_topology()
     retention = [s for s in topology.subscriptions if s.function == "enforce_retention"]

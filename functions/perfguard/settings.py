@@ -122,6 +122,16 @@ class Settings:
         4, "Openings of one rule and endpoint within flap_window_minutes that make it flapping; 0 turns it off."
     )
     flap_window_minutes: int = _setting(60, "Window in which flap_threshold openings mean an alert is flapping.")
+    remediation_mode: str = _setting(
+        "off", "Automated remediation: off, dry_run (decide and record, act on nothing) or on."
+    )
+    remediation_catalog_file: str = _setting(
+        "", "YAML catalog of the allowed remediation actions; empty uses the packaged perfguard/remediation.yaml."
+    )
+    remediation_max_per_hour: int = _setting(6, "Most remediation actions run (or dry-run) in any hour, all actions.")
+    remediation_webhook_url: str = _setting(
+        "", "URL the webhook remediation actions post to; empty makes those actions unavailable."
+    )
 
     def data_path(self) -> Path:
         """The data directory as a Path."""
@@ -253,6 +263,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"setting 'page_size' must be at most 10000, got {settings.page_size}")
     _check_escalation(settings)
     _check_fatigue(settings)
+    _check_remediation(settings)
 
 
 def _check_escalation(settings: Settings) -> None:
@@ -273,3 +284,21 @@ def _check_fatigue(settings: Settings) -> None:
         raise ConfigError(f"setting 'flap_threshold' must be 0 (off) or more, got {settings.flap_threshold}")
     if settings.flap_window_minutes <= 0:
         raise ConfigError(f"setting 'flap_window_minutes' must be positive, got {settings.flap_window_minutes}")
+
+
+REMEDIATION_MODES = ("off", "dry_run", "on")
+
+
+def _check_remediation(settings: Settings) -> None:
+    if settings.remediation_mode not in REMEDIATION_MODES:
+        value = settings.remediation_mode
+        raise ConfigError(f"setting 'remediation_mode' must be off, dry_run or on, got {value!r}")
+    if settings.remediation_max_per_hour <= 0:
+        # 0 would be a second, silent way of turning remediation off: remediation_mode says it explicitly.
+        count = settings.remediation_max_per_hour
+        raise ConfigError(
+            f"setting 'remediation_max_per_hour' must be positive (use remediation_mode off), got {count}"
+        )
+    url = settings.remediation_webhook_url
+    if url and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"setting 'remediation_webhook_url' must be an http(s):// URL, got {url!r}")

@@ -65,6 +65,7 @@ def test_rows_of_partitions_older_than_90_days_are_deleted_from_every_table(tmp_
         "metric_rollups_1m": 1,
         "performance_alerts": 1,
         "performance_metrics": 1,
+        "remediation_actions": 0,
     }
     assert [r["id"] for r in store.query("SELECT id FROM performance_metrics", {})] == ["kept"]
     assert [r["id"] for r in store.query("SELECT id FROM performance_alerts", {})] == ["new"]

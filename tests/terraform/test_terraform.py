@@ -50,6 +50,7 @@ EXAMPLE_TFVARS = TERRAFORM_DIR / "terraform.tfvars.example"
 NOT_SECRET_VARIABLES = {
     "mounted_secrets": "the names of the secrets that have a version, never a value",
     "alert_webhook_urls": "receiver URLs; its validation refuses credentials (user:password@, query, Slack hooks)",
+    "remediation_webhook_url": "a receiver URL; its validation refuses credentials like alert_webhook_urls'",
 }
 # Secrets whose setting names, not values, are in the configuration: their values stay in Secret Manager.
 SECRET_SETTINGS = {"api_key", "slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"}
@@ -118,6 +119,7 @@ def test_terraform_deploys_exactly_what_the_code_defines(want: c.Expected, have:
     assert "maintenance-ticks" not in have.topics, "nothing in the cloud publishes to or reads maintenance-ticks"
     assert "performance-alerts" in have.topics, "the evaluator publishes alert changes to it"
     assert have.event_functions["notify-on-alert"] == c.Subscription("performance-alerts", "notify_alert")
+    assert have.event_functions["remediate-on-alert"] == c.Subscription("performance-alerts", "remediate_alert")
 
 
 def test_a_function_added_only_to_main_py_is_reported(want: c.Expected, mirror: c.Deployment) -> None:
@@ -385,7 +387,10 @@ def test_functions_mount_only_secrets_their_account_may_read_and_every_grant_is_
     assert functions["slack_actions"]["secrets"] == ["slack_signing_secret"]
     assert set(functions["notify_alert"]["secrets"]) == {"slack_bot_token", "slack_webhook_url", "smtp_password"}
     assert secrets["slack_signing_secret"]["readers"] == ["responder"], "only slack_actions verifies Slack requests"
-    assert config.locals["role_environment"] == {"notifier": "${local.notification_environment}"}
+    assert config.locals["role_environment"] == {
+        "notifier": "${local.notification_environment}",
+        "remediator": "${local.remediation_environment}",
+    }
 
 
 @needs_terraform
@@ -429,6 +434,10 @@ def test_each_function_starts_with_its_settings_and_secrets(tmp_path: Path, moun
         else:  # where alerts go is the notifier's business only
             settings_of_notifier = ("PERFGUARD_SMTP", "PERFGUARD_SLACK", "PERFGUARD_ALERT", "PERFGUARD_RUNBOOK")
             assert not any(k.startswith(settings_of_notifier) and not k.endswith("_FILE") for k in environment)
+        if function == "remediate-on-alert":  # off unless remediation_mode says otherwise
+            assert settings.remediation_mode == "off" and environment["PERFGUARD_REMEDIATION_MODE"] == "off"
+        else:  # and only the remediator may act
+            assert not any(k.startswith("PERFGUARD_REMEDIATION") for k in environment), function
         # A file variable for exactly the secrets mounted, and a mount for each.
         assert {k for k in environment if k.endswith("_FILE")} == {k for s in mounted_here for k in mounts[s]["env"]}
         assert environment["THREADS"].isdigit()
@@ -473,6 +482,14 @@ def test_an_email_channel_without_recipients_stops_the_plan(config: Config) -> N
         ("smtp_to", '["oncall@example.com,cto@example.com"]', "one email address"),
         ("mounted_secrets", '["api_keys"]', "mounted_secrets may name only"),
         ("runbook_base_url", "https://github.com/OWNER/perfguard/blob/main/runbooks extra", "https:// URL"),
+        ("remediation_mode", "yes", "must be off, dry_run or on"),
+        ("remediation_webhook_url", "https://ops.example.com/hook?token=abc", "without user:password@, query"),
+        ("remediation_webhook_url", "http://ops.example.com/hook", "must be an https:// URL"),
+        (
+            "remediation_webhook_url",
+            "https://hooks.slack.com/services/T0/B0/x",
+            "Slack incoming webhook URL is a secret",
+        ),
     ],
 )
 def test_notification_variables_refuse_credentials_and_bad_values(
@@ -638,6 +655,11 @@ def test_the_alert_roles_have_exactly_their_grants(config: Config) -> None:
     assert functions["get_alerts"]["account"] == functions["get_silences"]["account"] == "api"
     assert functions["notify_alert"]["account"] == functions["escalate_alerts"]["account"] == "notifier"
     assert functions["escalate_alerts"]["secrets"] == functions["notify_alert"]["secrets"]
+    # remediator: remediate_alert (perfguard.api.remediation) reads and appends its audit rows, nothing else.
+    assert roles["remediator"] == {"roles/bigquery.dataEditor": ["remediation_actions"]}
+    assert "remediator" not in topics and project["remediator"] == ["roles/bigquery.jobUser"]
+    assert not any("remediator" in accounts for accounts in readers.values()), "the remediator reads no secret"
+    assert {name for name, spec in functions.items() if spec["account"] == "remediator"} == {"remediate_alert"}
     # Every account that reads or writes a table can run the query jobs that do it.
     for account in roles:
         assert "roles/bigquery.jobUser" in project[account], account

@@ -56,6 +56,7 @@ CHECKED_QUERIES = {
     "overall_p95",
     "performance_data",
     "recent_alerts",
+    "remediation_history",
     "silence_by_id",
     "summary_exact",
     "summary_histogram",
@@ -476,6 +477,33 @@ def test_escalation_candidates_after_append_rows_match_duckdb(stores: Stores) ->
         store.append_rows("alert_escalations", rows)
     found = _assert_same(stores, load_query("escalation_candidates"), {})
     assert [(row["id"], row["status"], row["delivered_channels"]) for row in found] == [("a-4", "open", "email")]
+
+
+def test_remediation_history_after_append_rows_matches_duckdb(stores: Stores) -> None:
+    # Acts at minutes 5 (before @since), 12 (failed, overall alert), 15 (skipped: left out) and 20 (dry run).
+    acts = [("r-1", 5, "executed", "ok", "/api/swap"), ("r-2", 12, "executed", "failed", None)]
+    acts += [("r-3", 15, "skipped", "skipped", "/api/swap"), ("r-4", 20, "dry_run", "skipped", "/api/swap")]
+    rows = [
+        {
+            "alert_id": alert_id,
+            "action": "scale_out_hint",
+            "rule": "p95_api_latency",
+            "endpoint_or_operation": endpoint,
+            "mode": mode,
+            "outcome": outcome,
+            "detail": "cooldown" if mode == "skipped" else None,
+            "acted_at": START + dt.timedelta(minutes=minute),
+            "acted_by": "remediation",
+        }
+        for alert_id, minute, mode, outcome, endpoint in acts
+    ]
+    for store in (stores.emulated, stores.oracle):
+        store.append_rows("remediation_actions", rows)
+    found = _assert_same(stores, load_query("remediation_history"), {"since": START + dt.timedelta(minutes=10)})
+    assert [(row["alert_id"], row["mode"], row["endpoint_or_operation"]) for row in found] == [
+        ("r-2", "executed", None),
+        ("r-4", "dry_run", "/api/swap"),
+    ]
 
 
 # Since minute 3: the rows of test_append_rows_... (emulator only, closed at minute 2) are not part of it.
