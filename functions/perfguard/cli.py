@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from perfguard.domain.thresholds import ThresholdRule
+from perfguard.domain.rules import find_rule
+from perfguard.domain.thresholds import RULE, ThresholdRule
 from perfguard.errors import ConfigError, WarehouseError
 from perfguard.local.stack import LocalStack
 from perfguard.settings import Settings, load_settings, settings_fields
@@ -58,9 +59,10 @@ def _add_backtest(commands: Any) -> None:
     )
     backtest.add_argument("--start", required=True, help="first moment of the range, RFC 3339 (inclusive)")
     backtest.add_argument("--end", required=True, help="end of the range, RFC 3339 (exclusive; at most 90 days)")
-    backtest.add_argument("--threshold-ms", type=float, help="P95 threshold (default: latency_threshold_ms)")
-    backtest.add_argument("--windows", type=int, help="consecutive breaching minutes (default: threshold_windows)")
-    backtest.add_argument("--min-samples", type=int, help="fewest records per minute (default: threshold_min_samples)")
+    backtest.add_argument("--rule", default=RULE, help=f"name of the rule in the rules file (default: {RULE})")
+    backtest.add_argument("--threshold-ms", type=float, help="P95 threshold (default: the rule's)")
+    backtest.add_argument("--windows", type=int, help="consecutive breaching minutes (default: the rule's)")
+    backtest.add_argument("--min-samples", type=int, help="fewest records per minute (default: the rule's)")
     backtest.add_argument("--endpoint", help="only this endpoint_or_operation ('(all endpoints)' for the overall)")
     backtest.add_argument("--data-dir", help="directory of the DuckDB file (default: the data_dir setting)")
     backtest.add_argument("--config", help="YAML settings file (see `perfguard settings`)")
@@ -144,12 +146,11 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _backtest_rule(args: argparse.Namespace, settings: Settings) -> ThresholdRule:
-    """The rule of the settings, with the flags' changes: what a threshold change would have done."""
-    rule = ThresholdRule(
-        threshold=settings.latency_threshold_ms,
-        windows=settings.threshold_windows,
-        min_samples=settings.threshold_min_samples,
-    )
+    """The rule `--rule` of the rules file (with the settings' overrides), with the flags' changes: what a
+    threshold change would have done."""
+    from perfguard.runtime import load_threshold_rules
+
+    rule = find_rule(load_threshold_rules(settings), args.rule)
     changes = {"threshold": args.threshold_ms, "windows": args.windows, "min_samples": args.min_samples}
     rule = dataclasses.replace(rule, **{name: value for name, value in changes.items() if value is not None})
     if rule.windows <= 0 or rule.min_samples < 0:

@@ -11,12 +11,15 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from perfguard.api.auth import ADMIN, KeyRing, key, load_keys_file
 from perfguard.bus.port import Bus
 from perfguard.domain.kpi import Kpi, default_kpis
-from perfguard.domain.thresholds import ThresholdRule
+from perfguard.domain.rules import find_rule, parse_rules, with_overrides
+from perfguard.domain.thresholds import RULE, ThresholdRule
 from perfguard.domain.validation import IngestLimits
 from perfguard.errors import ConfigError
 from perfguard.notify.port import Notifier
@@ -49,6 +52,7 @@ class Runtime:
     clock: Callable[[], dt.datetime] = utc_now
     evaluation: EvaluationState = field(default_factory=EvaluationState)
     notifiers: list[Notifier] | None = None  # None: built from the settings on first use
+    rules: list[ThresholdRule] | None = None  # None: loaded from the settings on first use
 
     def channels(self) -> list[Notifier]:
         """The notification channels: the ones given, else those the settings configure."""
@@ -74,16 +78,50 @@ class Runtime:
             default_environment=s.environment,
         )
 
+    def threshold_rules(self) -> list[ThresholdRule]:
+        """The threshold rules of the rules file, with the settings' overrides; loaded once."""
+        if self.rules is None:
+            self.rules = load_threshold_rules(self.settings)
+        return self.rules
+
     def threshold_rule(self) -> ThresholdRule:
-        """The minimal threshold check of the settings."""
-        s = self.settings
-        return ThresholdRule(
-            threshold=s.latency_threshold_ms, windows=s.threshold_windows, min_samples=s.threshold_min_samples
-        )
+        """The rule named p95_api_latency (the latency check the settings override)."""
+        return find_rule(self.threshold_rules(), RULE)
 
     def kpis(self) -> list[Kpi]:
         """The KPIs with the configured targets."""
         return default_kpis(self.settings.latency_threshold_ms)
+
+
+PACKAGED_RULES = "perfguard/rules.yaml"
+# Settings that, when changed from their defaults, override a field of the p95_api_latency rule.
+RULE_OVERRIDES = {
+    "latency_threshold_ms": "threshold",
+    "threshold_windows": "windows",
+    "threshold_min_samples": "min_samples",
+}
+
+
+def load_threshold_rules(settings: Settings) -> list[ThresholdRule]:
+    """The rules of `rules_file` (empty: the packaged rules.yaml); the settings latency_threshold_ms,
+    threshold_windows and threshold_min_samples override p95_api_latency when they differ from their defaults."""
+    if settings.rules_file:
+        try:
+            text = Path(settings.rules_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read rules file {settings.rules_file}: {exc}") from exc
+        rules = parse_rules(text, settings.rules_file)
+    else:
+        rules = parse_rules(
+            resources.files("perfguard").joinpath("rules.yaml").read_text(encoding="utf-8"), PACKAGED_RULES
+        )
+    defaults = Settings()
+    changes: dict[str, Any] = {
+        field: getattr(settings, name)
+        for name, field in RULE_OVERRIDES.items()
+        if getattr(settings, name) != getattr(defaults, name)
+    }
+    return with_overrides(rules, RULE, changes) if changes else rules
 
 
 def key_ring(settings: Settings) -> KeyRing:

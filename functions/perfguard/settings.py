@@ -132,6 +132,7 @@ class Settings:
     remediation_webhook_url: str = _setting(
         "", "URL the webhook remediation actions post to; empty makes those actions unavailable."
     )
+    rules_file: str = _setting("", "YAML file of the threshold rules; empty uses the packaged perfguard/rules.yaml.")
 
     def data_path(self) -> Path:
         """The data directory as a Path."""

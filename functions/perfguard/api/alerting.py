@@ -37,9 +37,9 @@ def check_thresholds(runtime: Runtime, request: Request) -> Response:
     args = p.request_params(request)
     metric_type = p.metric_type(args)
     at = p.moment(args, "at", runtime.clock())
-    rule = runtime.threshold_rule()
-    breaches = _breaches(runtime, rule, at) if metric_type == rule.metric_type else []
-    known = _known_alerts(runtime, rule, metric_type, at)
+    rules = [rule for rule in runtime.threshold_rules() if rule.metric_type == metric_type]
+    breaches = _breaches(runtime, metric_type, rules, at)
+    known = _known_alerts(runtime, rules, metric_type, at) if rules else []
     alerts = [_alert(breach, recorded_alert(breach, known)) for breach in breaches]
     return json_response({"metric_type": metric_type, "at": format_rfc3339(at), "alerts": alerts})
 
@@ -51,8 +51,10 @@ def evaluate_thresholds(runtime: Runtime, message: Message) -> list[dict[str, An
         if _already_covered(runtime, message, now):
             return []
         runtime.evaluation.last_started = now
-        rule = runtime.threshold_rule()
-        changes = _changes(_breaches(runtime, rule, now), _known_alerts(runtime, rule, rule.metric_type, now), now)
+        changes: list[dict[str, Any]] = []
+        for metric_type, rules in _by_metric_type(runtime.threshold_rules()).items():
+            known = _known_alerts(runtime, rules, metric_type, now)
+            changes.extend(_changes(_breaches(runtime, metric_type, rules, now), known, now))
         if changes:
             runtime.warehouse.append_rows("performance_alerts", changes)
     _publish(runtime, changes)
@@ -78,16 +80,34 @@ def _moment_or_none(value: object) -> dt.datetime | None:
         return None  # a message we cannot read is evaluated, never dropped
 
 
-def _breaches(runtime: Runtime, rule: ThresholdRule, at: dt.datetime) -> list[Breach]:
-    start, end = evaluation_range(rule, at)
-    rows = runtime.warehouse.query(
-        load_query("minute_p95"), {"metric_type": rule.metric_type, "start": start, "end": end}
-    )
-    return find_breaches(rule, rows, at)
+def _by_metric_type(rules: Sequence[ThresholdRule]) -> dict[str, list[ThresholdRule]]:
+    by_type: dict[str, list[ThresholdRule]] = {}
+    for rule in rules:
+        by_type.setdefault(rule.metric_type, []).append(rule)
+    return by_type
 
 
-def _known_alerts(runtime: Runtime, rule: ThresholdRule, metric_type: str, at: dt.datetime) -> list[dict[str, Any]]:
-    params = {"metric_type": metric_type, "since": at - rule.lookback}
+def _breaches(runtime: Runtime, metric_type: str, rules: Sequence[ThresholdRule], at: dt.datetime) -> list[Breach]:
+    """The breaches of `rules` (all of `metric_type`) at `at`: one minute_p95 query covering every rule's range,
+    each rule judged on the rows of its own range."""
+    if not rules:
+        return []
+    ranges = {rule.name: evaluation_range(rule, at) for rule in rules}
+    start, end = min(r[0] for r in ranges.values()), max(r[1] for r in ranges.values())
+    rows = runtime.warehouse.query(load_query("minute_p95"), {"metric_type": metric_type, "start": start, "end": end})
+    breaches: list[Breach] = []
+    for rule in rules:
+        first, last = ranges[rule.name]
+        breaches.extend(find_breaches(rule, (row for row in rows if first <= row["minute"] < last), at))
+    return breaches
+
+
+def _known_alerts(
+    runtime: Runtime, rules: Sequence[ThresholdRule], metric_type: str, at: dt.datetime
+) -> list[dict[str, Any]]:
+    """Recent alert rows of `metric_type`: reconciled against the breaches of all its rules together, so one
+    rule's breaches never resolve another rule's alerts."""
+    params = {"metric_type": metric_type, "since": at - max(rule.lookback for rule in rules)}
     return runtime.warehouse.query(load_query("recent_alerts"), params)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from perfguard.domain.backtest import Backtest, Episode, backtest, breaching_rows, complete_minutes, group_label
-from perfguard.domain.thresholds import ThresholdRule
+from perfguard.domain.thresholds import ThresholdRule, covers_group
 from perfguard.domain.timestamps import format_rfc3339, ns_to_datetime, parse_timestamp_ns
 from perfguard.errors import ConfigError, ValidationError
 from perfguard.runtime import DB_FILE
@@ -39,7 +39,7 @@ def run_backtest(
         rows = warehouse.query(
             load_query("minute_p95"), {"metric_type": rule.metric_type, "start": chunk_start, "end": chunk_end}
         )
-        kept.extend(row for row in breaching_rows(rule, rows) if endpoint is None or _label(row) == endpoint)
+        kept.extend(row for row in breaching_rows(rule, rows) if _wanted(rule, row, endpoint))
         if progress is not None:
             progress(number, len(chunks), chunk_start)
     return backtest(rule, kept, start, end)
@@ -50,6 +50,11 @@ def day_chunks(start: dt.datetime, end: dt.datetime) -> Iterator[tuple[dt.dateti
     while start < end:
         yield start, min(start + DAY, end)
         start += DAY
+
+
+def _wanted(rule: ThresholdRule, row: Mapping[str, Any], endpoint: str | None) -> bool:
+    """Whether the row is of a group the rule judges and, with `endpoint`, the one asked for."""
+    return covers_group(rule, row["endpoint_or_operation"]) and (endpoint is None or _label(row) == endpoint)
 
 
 def _label(row: Mapping[str, Any]) -> str:

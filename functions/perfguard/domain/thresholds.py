@@ -17,11 +17,14 @@ from typing import Any
 MINUTE = dt.timedelta(minutes=1)
 RULE = "p95_api_latency"
 OVERALL = "(all endpoints)"
+COMPARATORS = (">", ">=")
+GROUPS = ("endpoint_and_overall", "endpoint", "overall")
 
 
 @dataclass(frozen=True)
 class ThresholdRule:
-    """P95 of `metric_type` above `threshold` for `windows` consecutive minutes of `min_samples` or more."""
+    """P95 of `metric_type` above `threshold` (`comparator`) for `windows` consecutive minutes of `min_samples`
+    or more, judged per endpoint and/or overall (`group`). The defaults are the packaged `p95_api_latency`."""
 
     name: str = RULE
     metric_type: str = "api_latency"
@@ -29,6 +32,10 @@ class ThresholdRule:
     windows: int = 5
     min_samples: int = 10
     severity: str = "high"
+    comparator: str = ">"  # one of COMPARATORS
+    group: str = "endpoint_and_overall"  # one of GROUPS
+    runbook: str = "p95_api_latency.md"  # a file name in runbooks/
+    description: str = ""
     # Long enough to find the start of a streak the evaluator (every minute) has just seen reach `windows`;
     # a longer episode keeps its recorded alert (domain.alert_state), so a short lookback costs nothing.
     lookback: dt.timedelta = dt.timedelta(minutes=15)
@@ -67,7 +74,7 @@ class Breach:
             "threshold_ms": self.rule.threshold,
             "consecutive_windows": self.rule.windows,
             "min_samples": self.rule.min_samples,
-            "runbook": f"runbooks/{self.rule.name}.md",
+            "runbook": f"runbooks/{self.rule.runbook}",
             "windows": [{"minute": w.minute.isoformat(), "p95": w.p95, "count": w.count} for w in self.windows],
         }
 
@@ -90,9 +97,12 @@ def affects_evaluation(oldest_new_record: dt.datetime, at: dt.datetime) -> bool:
 
 
 def find_breaches(rule: ThresholdRule, rows: Iterable[Mapping[str, Any]], at: dt.datetime) -> list[Breach]:
-    """Groups (each endpoint, and all endpoints as None) whose last `windows` complete minutes all breach."""
+    """Groups (each endpoint and/or all endpoints as None, per the rule's `group`) whose last `windows` complete
+    minutes all breach."""
     by_group: dict[str | None, dict[dt.datetime, Window]] = defaultdict(dict)
     for row in rows:
+        if not covers_group(rule, row["endpoint_or_operation"]):
+            continue
         window = Window(row["minute"], int(row["count"]), float(row["p95"]))
         by_group[row["endpoint_or_operation"]][window.minute] = window
     breaches = (_breach(rule, group, windows, floor_minute(at)) for group, windows in by_group.items())
@@ -114,6 +124,18 @@ def _breach(
     return Breach(rule, group, streak[-1].p95, triggered_at, tuple(streak[-rule.windows :]))
 
 
+def covers_group(rule: ThresholdRule, group: str | None) -> bool:
+    """Whether the rule judges this group (an endpoint, or None: all endpoints together)."""
+    if rule.group == "endpoint":
+        return group is not None
+    if rule.group == "overall":
+        return group is None
+    return True
+
+
 def breaching(rule: ThresholdRule, window: Window) -> bool:
-    """Whether one window counts towards a streak: enough samples and a P95 above the threshold."""
-    return window.count >= rule.min_samples and window.p95 > rule.threshold
+    """Whether one window counts towards a streak: enough samples and a P95 above (`>`) or at or above (`>=`)
+    the threshold."""
+    if window.count < rule.min_samples:
+        return False
+    return window.p95 >= rule.threshold if rule.comparator == ">=" else window.p95 > rule.threshold
