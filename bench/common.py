@@ -10,13 +10,10 @@ import contextlib
 import datetime as dt
 import os
 import platform
-import queue
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +24,7 @@ import numpy as np
 import requests
 
 from perfguard.domain.metric import MetricType, PerformanceMetric, Unit, outcome_from_tags
+from tests.support.stack_process import launch
 
 API_KEY = "bench-admin-key-0123456789"
 START_TIMEOUT_S = 60
@@ -100,29 +98,8 @@ def running_stack(data_dir: Path) -> Iterator[Stack]:
 
 def start_stack(data_dir: Path) -> Stack:
     """Start `perfguard serve --port 0` and wait for its 'serving on' line."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFGUARD_")}
-    env["PERFGUARD_API_KEY"] = API_KEY
-    command = [sys.executable, "-m", "perfguard", "serve", "--port", "0", "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    found: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_pump, args=(process, lines, found), daemon=True).start()
-    try:
-        url = found.get(timeout=START_TIMEOUT_S)
-    except queue.Empty:
-        process.kill()
-        process.wait(10)
-        raise RuntimeError("the stack did not start:\n" + "\n".join(lines[-30:])) from None
+    process, url, lines = launch(data_dir, {"PERFGUARD_API_KEY": API_KEY}, START_TIMEOUT_S)
     return Stack(process, url, data_dir, lines)
-
-
-def _pump(process: subprocess.Popen[str], lines: list[str], found: queue.Queue[str]) -> None:
-    # Keep reading so the server never blocks on a full pipe; remember lines for error reports.
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        if line.startswith("perfguard is serving on "):
-            found.put(line.split()[4])
 
 
 def stop_stack(stack: Stack, timeout: float = 60) -> None:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +13,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from tests.support.stack_process import launch
 
 ADMIN_KEY = "test-admin-key-0123456789"
 INGEST_KEY = "test-ingest-key-0123456789"
@@ -63,27 +61,9 @@ def start_stack(data_dir: Path, extra_env: dict[str, str] | None = None) -> Runn
     """Start `perfguard serve` on a free port and wait until it says where it listens."""
     keys = data_dir / "keys.yaml"
     keys.write_text(KEYS_FILE, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFGUARD_")}
-    env.update({"PERFGUARD_API_KEY": ADMIN_KEY, "PERFGUARD_API_KEYS_FILE": str(keys), **(extra_env or {})})
-    command = [sys.executable, "-m", "perfguard", "serve", "--port", "0", "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    found: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_pump, args=(process, lines, found), daemon=True).start()
-    try:
-        url = found.get(timeout=60)
-    except queue.Empty:
-        process.kill()
-        raise RuntimeError("the local stack did not start in 60 s:\n" + "\n".join(lines[-30:])) from None
+    env = {"PERFGUARD_API_KEY": ADMIN_KEY, "PERFGUARD_API_KEYS_FILE": str(keys), **(extra_env or {})}
+    process, url, lines = launch(data_dir, env)
     return RunningStack(process, url, data_dir, lines)
-
-
-def _pump(process: subprocess.Popen[str], lines: list[str], found: queue.Queue[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        if line.startswith("perfguard is serving on "):
-            found.put(line.split()[4])
 
 
 def stop_stack(stack: RunningStack, sig: int = signal.SIGINT, timeout: float = 30) -> int:

@@ -15,8 +15,9 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.http_server import QuietHandler, serving
 
 HOOK_PATH = "/hooks/T000/B000/XXXX"
 CHANNEL_IDS = {"#alerts": "C0ALERTS"}  # Slack answers with the channel id even when posted to by name
@@ -143,7 +144,7 @@ def slack_receiver() -> Iterator[SlackReceiver]:
     """A running local Slack, shut down on exit."""
     state = SlackReceiver(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             call = Call(self.path, dict(self.headers.items()), body, time.monotonic())
@@ -157,16 +158,6 @@ def slack_receiver() -> Iterator[SlackReceiver]:
             self.end_headers()
             self.wfile.write(content)
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
