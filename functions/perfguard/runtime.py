@@ -102,6 +102,16 @@ RULE_OVERRIDES = {
 }
 
 
+def checked_files(settings: Settings) -> list[ThresholdRule]:
+    """Read the rules and, when remediation is on, its catalog at start, so a bad file stops the start rather
+    than the first evaluation or alert; the rules, for the runtime."""
+    if settings.remediation_mode != "off":
+        from perfguard.api.remediation import load_catalog
+
+        load_catalog(settings.remediation_catalog_file)
+    return load_threshold_rules(settings)
+
+
 def load_threshold_rules(settings: Settings) -> list[ThresholdRule]:
     """The rules of `rules_file` (empty: the packaged rules.yaml); the settings latency_threshold_ms,
     threshold_windows and threshold_min_samples override p95_api_latency when they differ from their defaults."""
@@ -165,7 +175,8 @@ def cloud_runtime(settings: Settings) -> Runtime:
     from perfguard.bus.pubsub_bus import make_pubsub_bus
 
     bus = make_pubsub_bus(settings.gcp_project, settings.pubsub_emulator_host or None)
-    return Runtime(settings, make_warehouse(settings), bus, key_ring(settings))
+    rules = checked_files(settings)
+    return Runtime(settings, make_warehouse(settings), bus, key_ring(settings), rules=rules)
 
 
 _current: Runtime | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from perfguard.local.wsgi import MAIN, function_signatures
 from perfguard.topology import load_topology
 
@@ -31,3 +33,15 @@ def test_every_subscription_targets_a_cloudevent_function() -> None:
     signatures = function_signatures()
     for subscription in load_topology().subscriptions:
         assert signatures.get(subscription.function) == "cloudevent", subscription
+
+
+def test_a_bad_rules_file_stops_the_stack_at_start(tmp_path: Path) -> None:
+    from perfguard.errors import ConfigError
+    from perfguard.local.stack import LocalStack
+    from perfguard.settings import Settings
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- name: x\n", encoding="utf-8")
+    stack = LocalStack(Settings(data_dir=str(tmp_path), rules_file=str(rules)), port=0)
+    with pytest.raises(ConfigError, match="rule"):
+        stack.start()

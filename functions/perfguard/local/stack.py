@@ -44,17 +44,18 @@ class LocalStack:
 
     def start(self) -> None:
         """Open the store, build the runtime, bind the port and start the bus and the scheduler."""
-        # From here on Ctrl-C and SIGTERM stop the stack gracefully (installed before the URL is announced).
-        self._previous_handlers = {sig: signal.signal(sig, self._on_stop_signal) for sig in STOP_SIGNALS}
         if self.settings.bus != "inprocess":
             raise ConfigError("the local stack runs the in-process bus; unset PERFGUARD_BUS or set it to inprocess")
+        rules = rt.checked_files(self.settings)  # a bad rules file or catalog stops here, before anything opens
+        # From here on Ctrl-C and SIGTERM stop the stack gracefully (installed before the URL is announced).
+        self._previous_handlers = {sig: signal.signal(sig, self._on_stop_signal) for sig in STOP_SIGNALS}
         data = Path(self.settings.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         self.warehouse = rt.make_warehouse(self.settings)
         self.warehouse.ensure_tables()
         topology = load_topology()
         self.bus = InProcessBus(topology, data)
-        self.runtime = rt.Runtime(self.settings, self.warehouse, self.bus, rt.key_ring(self.settings))
+        self.runtime = rt.Runtime(self.settings, self.warehouse, self.bus, rt.key_ring(self.settings), rules=rules)
         rt.install(self.runtime)
         app, self.functions = build_app()
         self._server = waitress.create_server(app, host=self._host, port=self._port, threads=8, ident="perfguard")
