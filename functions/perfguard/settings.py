@@ -52,6 +52,9 @@ DEFAULT_TAG_ALLOWLIST = (
     "experiment",
     "error_type",
     "trace_id",
+    "measure",
+    "event",
+    "app",
 )
 
 

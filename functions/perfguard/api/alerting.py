@@ -61,6 +61,14 @@ def evaluate_thresholds(runtime: Runtime, message: Message) -> list[dict[str, An
     return changes
 
 
+def record_alert_changes(runtime: Runtime, changes: Sequence[Mapping[str, Any]]) -> None:
+    """Append alert state changes (rows of `performance_alerts`) and publish each to the alerts topic, as the
+    evaluator does; for detectors outside the rules file (crash clusters, canister polls)."""
+    if changes:
+        runtime.warehouse.append_rows("performance_alerts", changes)
+    _publish(runtime, changes)
+
+
 def _already_covered(runtime: Runtime, message: Message, now: dt.datetime) -> bool:
     """An ingest message needs no evaluation when one started after the batch was stored (it saw the batch),
     or when the batch holds only records of the current minute (the next tick evaluates them). The

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 METRIC_TYPES = frozenset({"api_latency", "canister_cycles", "memory_usage", "crash_rate", "user_journey"})
-UNITS = frozenset({"ms", "bytes", "percentage", "cycles", "count"})
+UNITS = frozenset({"ms", "bytes", "percentage", "cycles", "count", "days"})
 MAX_BATCH = 10_000  # the server's limit of records per request
 MAX_BODY_BYTES = 10_000_000  # just under the server's 10 MiB, so a batch we split is never refused for size
 

@@ -24,6 +24,7 @@ class Unit(StrEnum):
     PERCENTAGE = "percentage"
     CYCLES = "cycles"
     COUNT = "count"
+    DAYS = "days"
 
 
 class Outcome(StrEnum):
@@ -37,7 +38,7 @@ class Outcome(StrEnum):
 # Which units make sense for which metric type: a latency in bytes is a client bug worth a clear error.
 UNITS_BY_TYPE: dict[MetricType, frozenset[Unit]] = {
     MetricType.API_LATENCY: frozenset({Unit.MS}),
-    MetricType.CANISTER_CYCLES: frozenset({Unit.CYCLES}),
+    MetricType.CANISTER_CYCLES: frozenset({Unit.CYCLES, Unit.DAYS, Unit.COUNT}),
     MetricType.MEMORY_USAGE: frozenset({Unit.BYTES, Unit.PERCENTAGE}),
     MetricType.CRASH_RATE: frozenset({Unit.PERCENTAGE, Unit.COUNT}),
     MetricType.USER_JOURNEY: frozenset({Unit.MS, Unit.COUNT, Unit.PERCENTAGE}),
@@ -71,7 +72,7 @@ def outcome_from_tags(tags: dict[str, str]) -> Outcome:
     status = tags.get("status", "").lower()
     if status in ("timeout", "timed_out", "deadline_exceeded"):
         return Outcome.TIMEOUT
-    if status in ("error", "failed", "failure", "rejected"):
+    if status in ("error", "failed", "failure", "rejected", "crashed"):
         return Outcome.ERROR
     code = tags.get("status_code", "")
     if code in ("504", "408"):
