@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from perfguard.domain.rule_kinds import find_breaches
 from perfguard.domain.rules import find_rule, parse_rules, with_overrides
-from perfguard.domain.thresholds import ThresholdRule, find_breaches
+from perfguard.domain.thresholds import ThresholdRule
 from perfguard.errors import ConfigError
 from perfguard.runtime import load_threshold_rules
 from perfguard.settings import Settings
@@ -70,8 +71,8 @@ def test_optional_fields_default() -> None:
         ({"name": "Bad-Name"}, "name"),
         ({"name": ""}, "name"),
         ({"metric_type": 3}, "metric_type"),
-        ({"statistic": "p99"}, "statistic"),
-        ({"comparator": "<"}, "comparator"),
+        ({"statistic": "p98"}, "statistic"),
+        ({"comparator": "=="}, "comparator"),
         ({"threshold": "fast"}, "threshold"),
         ({"threshold": True}, "threshold"),
         ({"threshold": float("nan")}, "threshold"),
@@ -98,9 +99,9 @@ def test_a_missing_field_is_named(field: str) -> None:
         parse_rules(text(entry), "r.yaml")
 
 
-def test_an_unsupported_statistic_says_so() -> None:
-    with pytest.raises(ConfigError, match=r"rule 'p95_checkout'.*statistic 'p99' is not supported yet \(p95\)"):
-        parse_rules(text({**BASE, "statistic": "p99"}), "r.yaml")
+def test_an_unknown_statistic_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"rule 'p95_checkout'.*must be one of p50, p95, p99, mean, max, min"):
+        parse_rules(text({**BASE, "statistic": "median"}), "r.yaml")
 
 
 def test_names_are_unique() -> None:

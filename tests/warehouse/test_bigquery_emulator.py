@@ -23,12 +23,14 @@ from google.cloud import bigquery
 
 from perfguard.domain.metric import PerformanceMetric
 from perfguard.domain.silences import Matcher, Silence, expired_row, silence_row
+from perfguard.domain.thresholds import ThresholdRule
 from perfguard.domain.validation import IngestLimits, parse_batch
 from perfguard.errors import WarehouseError
 from perfguard.warehouse.bigquery_warehouse import BigQueryWarehouse, make_client
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
 from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views, partition_expiration_days
 from perfguard.warehouse.sql import load_query
+from perfguard.warehouse.window_stats import window_stats_query
 
 pytestmark = pytest.mark.emulator
 
@@ -60,6 +62,7 @@ CHECKED_QUERIES = {
     "silence_by_id",
     "summary_exact",
     "summary_histogram",
+    "window_stats",
 }
 # Types the BigQuery API reports under their legacy names.
 LEGACY_TYPES = {"FLOAT": "FLOAT64", "INTEGER": "INT64", "BOOLEAN": "BOOL"}
@@ -222,6 +225,24 @@ def test_query_gives_the_numbers_of_duckdb(stores: Stores, case: str) -> None:
     name, extra = QUERY_CASES[case]
     params = {"metric_type": "api_latency", "start": START, "end": END} | extra
     _assert_same(stores, load_query(name), params)
+
+
+WINDOW_RULES = {
+    "one_minute_p95": ThresholdRule(),
+    "five_minutes_matched_ratio": ThresholdRule(
+        statistic="ratio",
+        window=dt.timedelta(minutes=5),
+        match=(Matcher("endpoint", "=~", "/api/.*"),),
+        numerator=(Matcher("status", "!=", "ok"),),
+        denominator=(Matcher("outcome", "!~", "timeout"),),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", WINDOW_RULES)
+def test_window_stats_of_a_rule_give_the_numbers_of_duckdb(stores: Stores, case: str) -> None:
+    sql, params = window_stats_query(WINDOW_RULES[case], START, END)
+    _assert_same(stores, sql, params)
 
 
 def test_summary_histogram_totals_match_duckdb(stores: Stores) -> None:

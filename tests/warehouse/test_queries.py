@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 
 from perfguard.domain.histogram import bucket_of
+from perfguard.domain.silences import Matcher
+from perfguard.domain.thresholds import ThresholdRule
 from perfguard.domain.validation import IngestLimits, parse_batch
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
 from perfguard.warehouse.sql import load_query
+from perfguard.warehouse.window_stats import window_stats_query
 from tests.support.doubles import embedded_store
 
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
@@ -213,3 +216,31 @@ def test_json_columns_keep_exactly_the_keys_each_row_had(warehouse: DuckDBWareho
     )
     rows = warehouse.query("SELECT id, CAST(context AS VARCHAR) AS c FROM performance_alerts ORDER BY id", {})
     assert [json.loads(r["c"]) for r in rows] == [{"a": 1}, {"b": [2]}]
+
+
+def test_window_stats_buckets_windows_and_applies_the_rule_matchers(warehouse: DuckDBWarehouse) -> None:
+    # 5-minute windows: 10:00 holds the first 10 records (one a second before 10:05), 10:05 the other 10.
+    stamps = [T0 + dt.timedelta(seconds=30 * i) for i in range(9)] + [T0 + dt.timedelta(minutes=5, microseconds=-1)]
+    stamps += [T0 + dt.timedelta(minutes=5, seconds=25 * i) for i in range(10)]
+    records = [
+        metric("POST /swaps" if i % 2 else "GET /list", float(100 * (i + 1)), at, f"w{i}",
+               status="error" if i % 4 == 1 else "ok", region="eu" if i < 15 else "us")
+        for i, at in enumerate(stamps)
+    ]  # fmt: skip
+    ingest(warehouse, records)
+    rule = ThresholdRule(
+        statistic="ratio",
+        window=5 * MINUTE,
+        match=(Matcher("region", "=", "eu"),),
+        numerator=(Matcher("status", "=~", "err.*"),),
+        denominator=(Matcher("endpoint", "!=", "GET /list"),),
+    )
+    sql, sql_params = window_stats_query(rule, T0, T0 + dt.timedelta(hours=1))
+    rows = {(r["endpoint_or_operation"], r["minute"]): r for r in warehouse.query(sql, sql_params)}
+    overall, later = rows[(None, T0)], rows[(None, T0 + 5 * MINUTE)]
+    first_values = [100.0 * (i + 1) for i in range(10)]
+    assert (overall["count"], overall["numerator"], overall["denominator"]) == (10, 3, 5)  # errors: 1, 5, 9
+    assert overall["p95"] == pytest.approx(np.percentile(first_values, 95))
+    assert (overall["min"], overall["max"], overall["mean"]) == (100.0, 1000.0, pytest.approx(550.0))
+    assert (later["count"], later["numerator"], later["denominator"]) == (5, 1, 2)  # region eu: records 10-14
+    assert rows[("POST /swaps", T0)]["count"] == 5 and ("GET /list", T0 + 5 * MINUTE) in rows

@@ -17,9 +17,10 @@ from werkzeug.wrappers import Request, Response
 from perfguard.api import params as p
 from perfguard.api.auth import READ
 from perfguard.api.responses import json_response
+from perfguard.api.rule_evaluation import ERROR, RuleResult, evaluate_rules
 from perfguard.bus.cloudevent import Message
 from perfguard.domain.alert_state import reconcile, recorded_alert
-from perfguard.domain.thresholds import Breach, ThresholdRule, affects_evaluation, evaluation_range, find_breaches
+from perfguard.domain.thresholds import Breach, ThresholdRule, affects_evaluation
 from perfguard.domain.timestamps import format_rfc3339, ns_to_datetime, parse_timestamp_ns
 from perfguard.errors import BusError, ValidationError
 from perfguard.runtime import Runtime
@@ -32,16 +33,20 @@ INGEST_SOURCE = "record_performance_metric"
 
 
 def check_thresholds(runtime: Runtime, request: Request) -> Response:
-    """The alerts that hold at `at` (default now) for a metric type, with their recorded status."""
+    """The alerts that hold at `at` (default now), with their recorded status, and every rule's state
+    (firing, ok, no_data or error); `metric_type` narrows both to one metric type."""
     runtime.keys.authenticate(request.headers.get("Authorization"), READ)
     args = p.request_params(request)
-    metric_type = p.metric_type(args)
+    metric_type = p.metric_type(args) if args.get("metric_type") else None
     at = p.moment(args, "at", runtime.clock())
-    rules = [rule for rule in runtime.threshold_rules() if rule.metric_type == metric_type]
-    breaches = _breaches(runtime, metric_type, rules, at)
-    known = _known_alerts(runtime, rules, metric_type, at) if rules else []
-    alerts = [_alert(breach, recorded_alert(breach, known)) for breach in breaches]
-    return json_response({"metric_type": metric_type, "at": format_rfc3339(at), "alerts": alerts})
+    rules = [rule for rule in runtime.threshold_rules() if metric_type in (None, rule.metric_type)]
+    results = evaluate_rules(runtime.warehouse, rules, at)
+    alerts: list[dict[str, Any]] = []
+    for kind, group in _by_metric_type(results).items():
+        known = _known_alerts(runtime, [r.rule for r in group], kind, at)
+        alerts.extend(_alert(breach, recorded_alert(breach, known)) for r in group for breach in r.breaches)
+    return json_response({"metric_type": metric_type, "at": format_rfc3339(at), "alerts": alerts,
+                          "rules": [result.summary() for result in results]})  # fmt: skip
 
 
 def evaluate_thresholds(runtime: Runtime, message: Message) -> list[dict[str, Any]]:
@@ -51,10 +56,11 @@ def evaluate_thresholds(runtime: Runtime, message: Message) -> list[dict[str, An
         if _already_covered(runtime, message, now):
             return []
         runtime.evaluation.last_started = now
+        results = evaluate_rules(runtime.warehouse, runtime.threshold_rules(), now)
         changes: list[dict[str, Any]] = []
-        for metric_type, rules in _by_metric_type(runtime.threshold_rules()).items():
-            known = _known_alerts(runtime, rules, metric_type, now)
-            changes.extend(_changes(_breaches(runtime, metric_type, rules, now), known, now))
+        for metric_type, group in _by_metric_type(results).items():
+            known = _known_alerts(runtime, [r.rule for r in group], metric_type, now)
+            changes.extend(_changes(group, known, now))
         if changes:
             runtime.warehouse.append_rows("performance_alerts", changes)
     _publish(runtime, changes)
@@ -88,46 +94,46 @@ def _moment_or_none(value: object) -> dt.datetime | None:
         return None  # a message we cannot read is evaluated, never dropped
 
 
-def _by_metric_type(rules: Sequence[ThresholdRule]) -> dict[str, list[ThresholdRule]]:
-    by_type: dict[str, list[ThresholdRule]] = {}
-    for rule in rules:
-        by_type.setdefault(rule.metric_type, []).append(rule)
+def _by_metric_type(results: Sequence[RuleResult]) -> dict[str, list[RuleResult]]:
+    by_type: dict[str, list[RuleResult]] = {}
+    for result in results:
+        by_type.setdefault(result.rule.metric_type, []).append(result)
     return by_type
-
-
-def _breaches(runtime: Runtime, metric_type: str, rules: Sequence[ThresholdRule], at: dt.datetime) -> list[Breach]:
-    """The breaches of `rules` (all of `metric_type`) at `at`: one minute_p95 query covering every rule's range,
-    each rule judged on the rows of its own range."""
-    if not rules:
-        return []
-    ranges = {rule.name: evaluation_range(rule, at) for rule in rules}
-    start, end = min(r[0] for r in ranges.values()), max(r[1] for r in ranges.values())
-    rows = runtime.warehouse.query(load_query("minute_p95"), {"metric_type": metric_type, "start": start, "end": end})
-    breaches: list[Breach] = []
-    for rule in rules:
-        first, last = ranges[rule.name]
-        breaches.extend(find_breaches(rule, (row for row in rows if first <= row["minute"] < last), at))
-    return breaches
 
 
 def _known_alerts(
     runtime: Runtime, rules: Sequence[ThresholdRule], metric_type: str, at: dt.datetime
 ) -> list[dict[str, Any]]:
-    """Recent alert rows of `metric_type`: reconciled against the breaches of all its rules together, so one
-    rule's breaches never resolve another rule's alerts."""
+    """Recent alert rows of `metric_type` raised by these rules: reconciled against the breaches of all of them
+    together, so one rule's breaches never resolve another rule's (or another detector's) alerts."""
+    names = {rule.name for rule in rules}
     params = {"metric_type": metric_type, "since": at - max(rule.lookback for rule in rules)}
-    return runtime.warehouse.query(load_query("recent_alerts"), params)
+    return [row for row in runtime.warehouse.query(load_query("recent_alerts"), params) if row["rule"] in names]
 
 
-def _changes(breaches: Sequence[Breach], known: Sequence[Mapping[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
-    to_open, cleared = reconcile(breaches, known)
+def _changes(
+    results: Sequence[RuleResult], known: Sequence[Mapping[str, Any]], now: dt.datetime
+) -> list[dict[str, Any]]:
+    breaches = [breach for result in results for breach in result.breaches]
+    to_open, cleared = reconcile(breaches, [row for row in known if not _kept(row, results)])
     return [_row(breach, now) for breach in to_open] + [_resolved(row, now) for row in cleared]
+
+
+def _kept(row: Mapping[str, Any], results: Sequence[RuleResult]) -> bool:
+    """Whether an alert keeps its state whatever the breaches say: its rule could not be evaluated (on_error
+    keep_last/error), or its group went silent under no_data keep_last."""
+    result = next((r for r in results if r.rule.name == row["rule"]), None)
+    if result is None:
+        return True
+    if result.state == ERROR:
+        return result.rule.on_error in ("keep_last", "error")
+    return result.rule.no_data == "keep_last" and row["endpoint_or_operation"] not in result.groups_with_data
 
 
 def _row(breach: Breach, now: dt.datetime) -> dict[str, Any]:
     return {
         "id": breach.alert_id(),
-        "alert_type": "threshold_exceeded",
+        "alert_type": breach.rule.alert_type,
         "rule": breach.rule.name,
         "metric_type": breach.rule.metric_type,
         "endpoint_or_operation": breach.endpoint_or_operation,
@@ -152,7 +158,9 @@ def _alert(breach: Breach, recorded: Mapping[str, Any] | None) -> dict[str, Any]
     triggered_at = recorded["triggered_at"] if recorded else breach.triggered_at
     return {
         "id": recorded["id"] if recorded else breach.alert_id(),
-        "alert_type": "threshold_exceeded",
+        "alert_type": breach.rule.alert_type,
+        "rule": breach.rule.name,
+        "endpoint_or_operation": breach.endpoint_or_operation,
         "metric_type": breach.rule.metric_type,
         "current_value": breach.current_value,
         "threshold_value": breach.rule.threshold,
@@ -167,7 +175,7 @@ def _alert(breach: Breach, recorded: Mapping[str, Any] | None) -> dict[str, Any]
 def _publish(runtime: Runtime, changes: Sequence[Mapping[str, Any]]) -> None:
     for change in changes:
         log.warning(
-            "alert %s: %s %s p95=%.0f ms (threshold %.0f ms)",
+            "alert %s: %s %s value=%.6g (threshold %.6g)",
             change["status"],
             change["rule"],
             change["endpoint_or_operation"] or "(all endpoints)",

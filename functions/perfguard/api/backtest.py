@@ -1,6 +1,6 @@
 """The I/O side of the backtest: read per-minute P95s of a range from the warehouse and replay the rule.
 
-The same `minute_p95` query as the evaluator, one query per day of the range so a 90-day backtest never
+The same `window_stats` query as the evaluator, one query per day of the range so a 90-day backtest never
 holds more than a day of rows at once; only breaching windows are kept between chunks.
 """
 
@@ -18,7 +18,7 @@ from perfguard.errors import ConfigError, ValidationError
 from perfguard.runtime import DB_FILE
 from perfguard.settings import Settings
 from perfguard.warehouse.port import Warehouse
-from perfguard.warehouse.sql import load_query
+from perfguard.warehouse.window_stats import window_stats_query
 
 DAY = dt.timedelta(days=1)
 MAX_RANGE = dt.timedelta(days=90)  # the retention: older data is gone anyway
@@ -33,12 +33,13 @@ def run_backtest(
     progress: Callable[[int, int, dt.datetime], None] | None = None,
 ) -> Backtest:
     """Replay `rule` over [start, end) (whole minutes); `endpoint` keeps one group (its label for overall)."""
+    if rule.kind != "threshold":
+        raise ConfigError(f"the backtest replays threshold rules; {rule.name} is of kind {rule.kind}")
     kept: list[Mapping[str, Any]] = []
     chunks = list(day_chunks(start, end))
     for number, (chunk_start, chunk_end) in enumerate(chunks, 1):
-        rows = warehouse.query(
-            load_query("minute_p95"), {"metric_type": rule.metric_type, "start": chunk_start, "end": chunk_end}
-        )
+        sql, params = window_stats_query(rule, chunk_start, chunk_end)
+        rows = warehouse.query(sql, params)
         kept.extend(row for row in breaching_rows(rule, rows) if _wanted(rule, row, endpoint))
         if progress is not None:
             progress(number, len(chunks), chunk_start)

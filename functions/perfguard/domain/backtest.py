@@ -1,11 +1,10 @@
 """A backtest of a threshold rule: when it would have fired over stored history, how often, for how long.
 
-It replays the evaluator minute by minute from per-minute rows (the output of `minute_p95.sql`) without
-calling it per minute: a group's episode is a streak of consecutive breaching minutes (`thresholds`'s own
-window rule) at least `windows` long. The evaluation at `at` reports the group exactly when the `windows`
-complete minutes before `at` breach, so an episode fires at the end of the streak's `windows`-th minute and
-resolves at the end of the first minute after the streak (non-breaching, missing or under-sampled). Only
-minutes inside the range count: the backtest starts cold, like a store whose history begins at `start`.
+It replays the evaluator's own state machine (`thresholds.replay`) window by window over the rows of the
+`window_stats` query: an episode fires at the end of the `windows`-th breaching window in a row and resolves
+at the end of the first window that no longer holds (past the resolve threshold, missing or under-sampled),
+or `keep_firing_for` later. Only windows inside the range count: the backtest starts cold, like a store whose
+history begins at `start`.
 """
 
 from __future__ import annotations
@@ -16,14 +15,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from perfguard.domain.rule_kinds import judge_for
 from perfguard.domain.thresholds import (
     MINUTE,
     OVERALL,
     ThresholdRule,
     Window,
-    breaching,  # the evaluator's own window rule, not a copy
+    compare,
+    enough,
     floor_minute,
+    replay,
+    series_by_group,
+    window_from_row,
 )
+from perfguard.domain.thresholds import Episode as Replayed
 
 
 @dataclass(frozen=True)
@@ -71,17 +76,25 @@ def complete_minutes(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime,
 
 
 def breaching_rows(rule: ThresholdRule, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The rows whose window breaches: the only ones a backtest needs, so long ranges stay small in memory."""
-    return [row for row in rows if breaching(rule, _window(row))]
+    """The rows a replay needs, so long ranges stay small in memory: those whose window holds (a missing window
+    and one that does not hold judge alike), or every row when missing windows keep the last state."""
+    if rule.no_data == "keep_last":
+        return list(rows)
+    return [row for row in rows if _holds(rule, window_from_row(rule, row))]
+
+
+def _holds(rule: ThresholdRule, window: Window) -> bool:
+    return enough(rule, window) and compare(rule.comparator, window.value or 0.0, rule.recovery)
 
 
 def backtest(rule: ThresholdRule, rows: Iterable[Mapping[str, Any]], start: dt.datetime, end: dt.datetime) -> Backtest:
-    """Replay `rule` over the per-minute `rows` of [start, end) (whole minutes) and collect its episodes."""
-    streaks = _breaching_minutes(rule, rows, start, end)
+    """Replay `rule` over the window `rows` of [start, end) (whole windows) and collect its episodes."""
+    series = series_by_group(rule, (row for row in rows if start <= row["minute"] < end))
+    times = [start + i * rule.window for i in range(1, int((end - start) / rule.window) + 1)]
     episodes = tuple(
-        episode
-        for group in sorted(streaks, key=_group_order)
-        for episode in _episodes(rule, group, streaks[group], end)
+        _episode(episode, end)
+        for group in sorted(series, key=_group_order)
+        for episode in replay(rule, group, map(judge_for(rule, series[group]), times))
     )
     return Backtest(rule, start, end, episodes, _summary(episodes, start, end))
 
@@ -91,51 +104,14 @@ def group_label(group: str | None) -> str:
     return OVERALL if group is None else group
 
 
-def _window(row: Mapping[str, Any]) -> Window:
-    return Window(row["minute"], int(row["count"]), float(row["p95"]))
-
-
 def _group_order(group: str | None) -> tuple[bool, str]:
     return (group is not None, group or "")  # all endpoints first, then by name
 
 
-def _breaching_minutes(
-    rule: ThresholdRule, rows: Iterable[Mapping[str, Any]], start: dt.datetime, end: dt.datetime
-) -> dict[str | None, list[Window]]:
-    by_group: dict[str | None, dict[dt.datetime, Window]] = defaultdict(dict)
-    for row in rows:
-        window = _window(row)
-        if start <= window.minute < end and breaching(rule, window):
-            by_group[row["endpoint_or_operation"]][window.minute] = window
-    return {group: sorted(windows.values(), key=lambda w: w.minute) for group, windows in by_group.items()}
-
-
-def _episodes(rule: ThresholdRule, group: str | None, windows: Sequence[Window], end: dt.datetime) -> list[Episode]:
-    episodes = []
-    for streak in _streaks(windows):
-        if len(streak) >= rule.windows:
-            episodes.append(_episode(rule, group, streak, end))
-    return episodes
-
-
-def _streaks(windows: Sequence[Window]) -> list[list[Window]]:
-    """Runs of consecutive minutes; a gap is a minute that did not breach (or had no data)."""
-    streaks: list[list[Window]] = []
-    for window in windows:
-        if streaks and streaks[-1][-1].minute + MINUTE == window.minute:
-            streaks[-1].append(window)
-        else:
-            streaks.append([window])
-    return streaks
-
-
-def _episode(rule: ThresholdRule, group: str | None, streak: Sequence[Window], end: dt.datetime) -> Episode:
-    fired_at = streak[0].minute + rule.windows * MINUTE
-    # The minute after the streak is the first that does not breach; its evaluation is at its end.
-    clearing_minute = streak[-1].minute + MINUTE
-    resolved_at = clearing_minute + MINUTE if clearing_minute < end else None
-    duration = (resolved_at or end) - fired_at
-    return Episode(group, fired_at, resolved_at, duration, max(w.p95 for w in streak), len(streak))
+def _episode(replayed: Replayed, end: dt.datetime) -> Episode:
+    duration = (replayed.resolved_at or end) - replayed.fired_at
+    breached = sum(1 for j in replayed.judgements if j.breaching)
+    return Episode(replayed.group, replayed.fired_at, replayed.resolved_at, duration, replayed.peak or 0.0, breached)
 
 
 def _summary(episodes: Sequence[Episode], start: dt.datetime, end: dt.datetime) -> Summary:

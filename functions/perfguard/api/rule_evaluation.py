@@ -1,0 +1,97 @@
+"""Evaluate the rules at a time `at`: fetch each rule's windows (one query per selector and range, shared by
+the rules that read the same rows) and judge them; a failing query marks its rules `error`, never the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfguard.domain.rule_kinds import data_ranges, find_breaches
+from perfguard.domain.thresholds import Breach, ThresholdRule, enough, series_by_group
+from perfguard.errors import WarehouseError
+from perfguard.warehouse.port import Warehouse
+from perfguard.warehouse.window_stats import selector_key, window_stats_query
+
+log = logging.getLogger(__name__)
+FIRING, OK, NO_DATA, ERROR = "firing", "ok", "no_data", "error"
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """What one rule says at `at`: its state, the groups firing, and which groups had data."""
+
+    rule: ThresholdRule
+    state: str
+    breaches: tuple[Breach, ...] = ()
+    groups_with_data: frozenset[str | None] = frozenset()
+    error: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        """The rule's line in check_thresholds."""
+        return {
+            "rule": self.rule.name,
+            "kind": self.rule.kind,
+            "metric_type": self.rule.metric_type,
+            "state": self.state,
+            "firing": len(self.breaches),
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+@dataclass
+class WindowFetcher:
+    """Runs window_stats queries, each (selector, range) once per evaluation."""
+
+    warehouse: Warehouse
+    cache: dict[tuple[Any, ...], Rows] = field(default_factory=dict)
+
+    def rows(self, rule: ThresholdRule, at: dt.datetime) -> Rows:
+        """The windows of every range the rule reads at `at`."""
+        return [row for start, end in data_ranges(rule, at) for row in self._range(rule, start, end)]
+
+    def _range(self, rule: ThresholdRule, start: dt.datetime, end: dt.datetime) -> Rows:
+        key = (selector_key(rule), start, end)
+        if key not in self.cache:
+            sql, params = window_stats_query(rule, start, end)
+            self.cache[key] = self.warehouse.query(sql, params)
+        return self.cache[key]
+
+
+def evaluate_rules(warehouse: Warehouse, rules: Sequence[ThresholdRule], at: dt.datetime) -> list[RuleResult]:
+    """Every rule's result at `at`."""
+    fetcher = WindowFetcher(warehouse)
+    return [evaluate_rule(fetcher, rule, at) for rule in rules]
+
+
+def evaluate_rule(fetcher: WindowFetcher, rule: ThresholdRule, at: dt.datetime) -> RuleResult:
+    """One rule's result; an error of its query is its result, not an exception."""
+    try:
+        rows = fetcher.rows(rule, at)
+    except WarehouseError as exc:
+        log.error("rule %s not evaluated: %s", rule.name, exc)
+        return _errored(rule, at, str(exc))
+    breaches = tuple(find_breaches(rule, rows, at))
+    with_data = groups_with_data(rule, rows)
+    state = FIRING if breaches else OK if with_data else NO_DATA
+    return RuleResult(rule, state, breaches, with_data)
+
+
+def groups_with_data(rule: ThresholdRule, rows: Sequence[Mapping[str, Any]]) -> frozenset[str | None]:
+    """The groups with at least one judgeable window (for an SLO, one with any event: its minimum applies to
+    the long windows)."""
+    usable = (lambda w: w.denominator > 0) if rule.kind == "slo_burn_rate" else (lambda w: enough(rule, w))
+    return frozenset(
+        group for group, windows in series_by_group(rule, rows).items() if any(usable(w) for w in windows.values())
+    )
+
+
+def _errored(rule: ThresholdRule, at: dt.datetime, message: str) -> RuleResult:
+    if rule.on_error == "alerting":
+        breach = Breach(rule, None, None, at.replace(second=0, microsecond=0), (), {"error": message})
+        return RuleResult(rule, ERROR, (breach,), error=message)
+    return RuleResult(rule, ERROR, error=message)

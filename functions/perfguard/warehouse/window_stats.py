@@ -1,0 +1,62 @@
+"""The `window_stats` query of a rule: its label matchers turned into parameterised SQL predicates.
+
+Labels are columns (`endpoint` is endpoint_or_operation; outcome, source, release, environment) or tag keys
+(JSON_VALUE of `tags`); label names are validated identifiers and every value is a query parameter, so a
+rules file cannot inject SQL. As in Alertmanager, a missing label is the empty string and a regular
+expression must match the whole value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from perfguard.domain.silences import EQUAL, NOT_EQUAL, NOT_REGEX, Matcher
+from perfguard.domain.thresholds import ThresholdRule
+from perfguard.warehouse.sql import load_query
+
+COLUMNS = {
+    "endpoint": "endpoint_or_operation",
+    "outcome": "outcome",
+    "source": "source",
+    "release": "release",
+    "environment": "environment",
+}
+PLACEHOLDERS = ("selector", "numerator", "denominator")
+
+
+def selector_key(rule: ThresholdRule) -> tuple[Any, ...]:
+    """Rules with the same key read the same rows: one query serves them all."""
+    return (rule.metric_type, rule.match, rule.numerator, rule.denominator, rule.window)
+
+
+def window_stats_query(rule: ThresholdRule, start: dt.datetime, end: dt.datetime) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of the per-window statistics the rule reads over window starts in [start, end)."""
+    sql = load_query("window_stats")
+    params: dict[str, Any] = {
+        "metric_type": rule.metric_type,
+        "start": start,
+        "end": end,
+        "window_us": int(rule.window.total_seconds()) * 1_000_000,
+    }
+    for placeholder, matchers in zip(PLACEHOLDERS, (rule.match, rule.numerator, rule.denominator), strict=True):
+        sql = sql.replace(f"TRUE /* {placeholder} */", _predicate(placeholder, matchers, params))
+    return sql, params
+
+
+def _predicate(prefix: str, matchers: Sequence[Matcher], params: dict[str, Any]) -> str:
+    if not matchers:
+        return "TRUE"
+    return "(" + " AND ".join(_condition(f"{prefix}_{i}", m, params) for i, m in enumerate(matchers)) + ")"
+
+
+def _condition(name: str, matcher: Matcher, params: dict[str, Any]) -> str:
+    column = COLUMNS.get(matcher.label, f"JSON_VALUE(tags, '$.{matcher.label}')")
+    value = f"COALESCE({column}, '')"
+    if matcher.op in (EQUAL, NOT_EQUAL):
+        params[name] = matcher.value
+        return f"{value} {'=' if matcher.op == EQUAL else '!='} @{name}"
+    params[name] = f"^(?:{matcher.value})$"
+    found = f"REGEXP_CONTAINS({value}, @{name})"
+    return f"NOT {found}" if matcher.op == NOT_REGEX else found
