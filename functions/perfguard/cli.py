@@ -1,5 +1,5 @@
-"""The `perfguard` command: `serve` the local stack, run the `demo` marketplace, list the `settings`, or
-`backtest` the threshold rule over stored history."""
+"""The `perfguard` command: `serve` the local stack, run the `demo` marketplace, list the `settings`,
+`backtest` a threshold rule over stored history, or `test-rules` (rule unit tests)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,39 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
     commands.add_parser("settings", help="list every setting with its default").set_defaults(run=_list_settings)
     _add_backtest(commands)
+    _add_test_rules(commands)
     return parser
+
+
+def _add_test_rules(commands: Any) -> None:
+    test = commands.add_parser(
+        "test-rules", help="run rule unit tests (promtool-style series and expected alerts; docs/rules.md)"
+    )
+    test.add_argument("files", nargs="+", help="rule test files (YAML)")
+    test.add_argument("--junit", help="also write the results as JUnit XML to this file")
+    test.set_defaults(run=_test_rules)
+
+
+def _test_rules(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from perfguard.local.rule_tests import junit, run_file
+
+    verdicts = []
+    for name in args.files:
+        print(f"{name}:")
+        verdicts.extend(run_file(Path(name), _print_verdict))
+    failed = sum(1 for verdict in verdicts if verdict.failures)
+    print(f"{len(verdicts) - failed} passed, {failed} failed")
+    if args.junit:
+        Path(args.junit).write_text(junit(verdicts, "perfguard rule tests"), encoding="utf-8")
+    return 1 if failed else 0
+
+
+def _print_verdict(verdict: Any) -> None:
+    print(f"  {'FAIL' if verdict.failures else 'ok  '} {verdict.name}")
+    for failure in verdict.failures:
+        print(f"       {failure}")
 
 
 def _add_backtest(commands: Any) -> None:

@@ -5,6 +5,7 @@ local servers in tests/notify/."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,3 +82,12 @@ def test_the_resolved_event_is_given_the_first_message_to_update(store: DuckDBWa
 def test_a_message_that_is_not_an_alert_event_is_refused(store: DuckDBWarehouse) -> None:
     with pytest.raises(InvalidRequest, match="not an alert event"):
         notify_alert(runtime_with(store, RecordingNotifier("slack")), Message({"id": "x"}, {}, "m", T0))
+
+
+def test_a_rule_route_limits_the_channels(store: DuckDBWarehouse) -> None:
+    slack, mail, hook = RecordingNotifier("slack"), RecordingNotifier("email"), RecordingNotifier("webhook-2")
+    runtime = runtime_with(store, slack, mail, hook)
+    (rule,) = [r for r in runtime.threshold_rules() if r.name == "p95_api_latency"]
+    runtime.rules = [dataclasses.replace(rule, route=("email", "webhook"))]
+    deliveries = notify_alert(runtime, event("open", T0))
+    assert [d.channel for d in deliveries] == ["email", "webhook-2"] and slack.sent == []

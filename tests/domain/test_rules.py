@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -147,10 +148,13 @@ def test_context_links_the_rules_runbook() -> None:
     assert breach.context()["runbook"] == "runbooks/checkout.md"
 
 
-def test_the_packaged_file_is_todays_rule() -> None:
-    (rule,) = packaged()
-    assert rule == ThresholdRule(description=rule.description)
-    assert load_threshold_rules(Settings()) == [rule]
+def test_the_packaged_file_keeps_the_latency_rule_and_has_a_rule_per_kpi() -> None:
+    rules = packaged()
+    assert rules[0] == ThresholdRule(description=rules[0].description)
+    assert load_threshold_rules(Settings()) == rules
+    assert {rule.metric_type for rule in rules} == {"api_latency", "crash_rate", "user_journey", "canister_cycles",
+                                                     "memory_usage"}  # fmt: skip
+    assert {rule.kind for rule in rules} == {"threshold", "slo_burn_rate", "trend", "anomaly"}
 
 
 def test_every_packaged_rule_names_an_existing_runbook() -> None:
@@ -177,3 +181,90 @@ def test_rules_file_replaces_the_packaged_file(tmp_path: Path) -> None:
 def test_find_rule_lists_the_known_names() -> None:
     with pytest.raises(ConfigError, match="known: p95_api_latency"):
         find_rule(packaged(), "nope")
+
+
+SLO = {
+    "name": "crash_free_sessions_page",
+    "kind": "slo_burn_rate",
+    "metric_type": "crash_rate",
+    "match": ['endpoint="app_sessions"'],
+    "numerator": ['event="fatal_crash"'],
+    "denominator": ['event="session_start"'],
+    "objective": 99.5,
+    "burn_windows": ["1h/5m@14.4", "6h/30m@6"],
+    "min_samples": 100,
+    "severity": "critical",
+}
+
+
+def test_an_slo_rule_with_its_burn_windows() -> None:
+    (rule,) = parse_rules(text(SLO), "r.yaml")
+    assert (rule.kind, rule.statistic, rule.group, rule.threshold, rule.alert_type) == (
+        "slo_burn_rate", "ratio", "overall", 6.0, "threshold_exceeded",
+    )  # fmt: skip
+    assert [(w.long, w.short, w.factor) for w in rule.burn_windows] == [
+        (dt.timedelta(hours=1), dt.timedelta(minutes=5), 14.4),
+        (dt.timedelta(hours=6), dt.timedelta(minutes=30), 6.0),
+    ]
+    assert [(m.label, m.op, m.value) for m in rule.numerator] == [("event", "=", "fatal_crash")]
+
+
+def test_threshold_options_durations_and_matchers() -> None:
+    entry = {**BASE, "comparator": "<", "threshold": 90, "resolve_threshold": 92, "window": "15m",
+             "keep_firing_for": "10m", "no_data": "keep_last", "on_error": "alerting", "route": ["slack"],
+             "match": ['endpoint=~"kpi:.*"', 'platform!="web"'], "statistic": "mean"}  # fmt: skip
+    (rule,) = parse_rules(text(entry), "r.yaml")
+    assert (rule.window, rule.keep_firing_for) == (dt.timedelta(minutes=15), dt.timedelta(minutes=10))
+    assert (rule.recovery, rule.no_data, rule.on_error, rule.route) == (92.0, "keep_last", "alerting", ("slack",))
+    assert [(m.label, m.op) for m in rule.match] == [("endpoint", "=~"), ("platform", "!=")]
+    assert rule.lookback == (3 + 2) * dt.timedelta(minutes=15) + dt.timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"resolve_threshold": 900}, "resolve_threshold", "at or below the threshold"),
+        ({"window": "7m"}, "window", "divide a day"),
+        ({"window": "soon"}, "window", "duration like"),
+        ({"keep_firing_for": "-1m"}, "keep_firing_for", "duration like"),
+        ({"match": ["endpoint=/swaps"]}, "match", 'label="value"'),
+        ({"match": 'endpoint="x"'}, "match", "list of matchers"),
+        ({"match": ['endpoint=~"("']}, "match", "not a valid regular expression"),
+        ({"statistic": "ratio"}, "numerator", "a ratio needs"),
+        ({"no_data": "ignore"}, "no_data", "must be one of"),
+        ({"route": ["pager"]}, "route", "channels among"),
+        ({"objective": 99.0}, "objective", "only rules of kind slo_burn_rate"),
+    ],
+)
+def test_invalid_options_name_the_field_and_the_problem(change: dict[str, Any], field: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"field '{field}': .*{re.escape(message)}"):
+        parse_rules(text({**BASE, **change}), "r.yaml")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"objective": 100}, "objective"),
+        ({"burn_windows": ["5m/1h@14.4"]}, "burn_windows"),
+        ({"burn_windows": ["1h-5m"]}, "burn_windows"),
+        ({"burn_windows": []}, "burn_windows"),
+    ],
+)
+def test_invalid_slo_fields(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError, match=f"rule 'crash_free_sessions_page', field '{field}'"):
+        parse_rules(text({**SLO, **change}), "r.yaml")
+
+
+def test_trend_and_anomaly_settings_over_their_defaults() -> None:
+    trend = {"name": "t", "kind": "trend", "metric_type": "api_latency", "severity": "medium", "window": "1h",
+             "trend": {"relative": 0.3, "offsets": ["1d"]}}  # fmt: skip
+    anomaly = {"name": "a", "kind": "anomaly", "metric_type": "api_latency", "severity": "low", "window": "5m",
+               "anomaly": {"k": 2, "n": 4}}  # fmt: skip
+    first, second = parse_rules(text(trend, anomaly), "r.yaml")
+    assert first.trend is not None and (first.trend.relative, first.trend.offsets) == (0.3, (dt.timedelta(days=1),))
+    assert (first.alert_type, second.alert_type) == ("trend_degradation", "anomaly_detected")
+    assert second.anomaly is not None and (second.anomaly.k, second.anomaly.n, second.anomaly.seasons) == (2, 4, 7)
+    with pytest.raises(ConfigError, match="field 'anomaly': needs 1 <= k <= n"):
+        parse_rules(text({**anomaly, "anomaly": {"k": 5, "n": 4}}), "r.yaml")
+    with pytest.raises(ConfigError, match="field 'trend': unknown setting 'factor'"):
+        parse_rules(text({**trend, "trend": {"factor": 2}}), "r.yaml")

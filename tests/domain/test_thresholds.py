@@ -154,6 +154,7 @@ def test_context_describes_the_rule_and_each_window() -> None:
         "statistic": "p95",
         "comparator": ">",
         "threshold": 2000.0,
+        "unit": "ms",
         "threshold_ms": 2000.0,
         "resolve_threshold": 2000.0,
         "window_seconds": 60,

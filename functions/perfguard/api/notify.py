@@ -1,4 +1,5 @@
-"""`notify_alert`: deliver one alert state change to every configured channel, exactly once per channel.
+"""`notify_alert`: deliver one alert state change to every configured channel its rule routes it to (the
+rule's `route`; all when it names none), exactly once per channel.
 
 Each attempt is recorded in `alert_notifications`. A redelivered event skips the channels that already took
 it, a resolved alert updates the channel's earlier message, and a channel that still fails after its own
@@ -46,7 +47,8 @@ def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
     history = runtime.warehouse.query(
         load_query("alert_notifications"), {"alert_id": event.id, "since": event.changed_at - HISTORY}
     )
-    channels = [notifier for notifier in runtime.channels() if not _sent(history, notifier, event)]
+    route = _route(runtime, event)
+    channels = [n for n in runtime.channels() if _routed(n, route) and not _sent(history, n, event)]
     deliveries = _deliver(runtime, event, channels, history) if channels else []
     if deliveries:
         runtime.warehouse.append_rows("alert_notifications", [_row(event, d, runtime.clock()) for d in deliveries])
@@ -55,6 +57,16 @@ def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
         names = ", ".join(f"{d.channel} ({d.error})" for d in failed)
         raise DeliveryError(f"alert {event.id} ({event.status}) not delivered to {names}; the bus will retry")
     return deliveries
+
+
+def _route(runtime: Runtime, event: AlertEvent) -> tuple[str, ...]:
+    """The channels the event's rule names in its `route` (empty: every channel; other detectors: every)."""
+    return next((rule.route for rule in runtime.threshold_rules() if rule.name == event.rule), ())
+
+
+def _routed(notifier: Notifier, route: Sequence[str]) -> bool:
+    # The second and later webhooks are webhook-2, webhook-3 (notify.channels); a route names the kind.
+    return not route or notifier.name.split("-")[0] in route
 
 
 def _sent(history: Sequence[Mapping[str, Any]], notifier: Notifier, event: AlertEvent) -> bool:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfguard.domain.rule_kinds import data_ranges, find_breaches
-from perfguard.domain.thresholds import Breach, ThresholdRule, enough, series_by_group
+from perfguard.domain.rule_kinds import data_ranges, replay_groups
+from perfguard.domain.thresholds import Breach, ThresholdRule, breach_of
 from perfguard.errors import WarehouseError
 from perfguard.warehouse.port import Warehouse
 from perfguard.warehouse.window_stats import selector_key, window_stats_query
@@ -23,7 +23,7 @@ Rows = list[dict[str, Any]]
 
 @dataclass(frozen=True)
 class RuleResult:
-    """What one rule says at `at`: its state, the groups firing, and which groups had data."""
+    """What one rule says at `at`: its state, the groups firing, and the groups with a judgeable window."""
 
     rule: ThresholdRule
     state: str
@@ -75,19 +75,11 @@ def evaluate_rule(fetcher: WindowFetcher, rule: ThresholdRule, at: dt.datetime) 
     except WarehouseError as exc:
         log.error("rule %s not evaluated: %s", rule.name, exc)
         return _errored(rule, at, str(exc))
-    breaches = tuple(find_breaches(rule, rows, at))
-    with_data = groups_with_data(rule, rows)
-    state = FIRING if breaches else OK if with_data else NO_DATA
-    return RuleResult(rule, state, breaches, with_data)
-
-
-def groups_with_data(rule: ThresholdRule, rows: Sequence[Mapping[str, Any]]) -> frozenset[str | None]:
-    """The groups with at least one judgeable window (for an SLO, one with any event: its minimum applies to
-    the long windows)."""
-    usable = (lambda w: w.denominator > 0) if rule.kind == "slo_burn_rate" else (lambda w: enough(rule, w))
-    return frozenset(
-        group for group, windows in series_by_group(rule, rows).items() if any(usable(w) for w in windows.values())
-    )
+    replays = replay_groups(rule, rows, at)
+    breaches = tuple(breach_of(rule, r.firing) for r in replays if r.firing is not None)
+    judged = frozenset(r.group for r in replays if r.judged)
+    state = FIRING if breaches else OK if judged else NO_DATA
+    return RuleResult(rule, state, breaches, judged)
 
 
 def _errored(rule: ThresholdRule, at: dt.datetime, message: str) -> RuleResult:

@@ -13,6 +13,7 @@ import bisect
 import datetime as dt
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from perfguard.domain.thresholds import (
@@ -59,24 +60,38 @@ def judgement_times(rule: ThresholdRule, at: dt.datetime) -> list[dt.datetime]:
     return [end - i * step for i in range(count - 1, -1, -1)]
 
 
+@dataclass(frozen=True)
+class GroupReplay:
+    """One group's replay over the lookback: its episodes, and whether any window could be judged at all."""
+
+    group: str | None
+    episodes: tuple[Episode, ...]
+    judged: bool
+
+    @property
+    def firing(self) -> Episode | None:
+        """The episode still firing at the end of the replay."""
+        return self.episodes[-1] if self.episodes and self.episodes[-1].resolved_at is None else None
+
+
 def find_breaches(rule: ThresholdRule, rows: Iterable[Mapping[str, Any]], at: dt.datetime) -> list[Breach]:
     """Groups whose episode is still firing at `at`, replayed from the windows of `data_ranges`."""
-    return [breach_of(rule, episode) for episode in open_episodes(rule, rows, at)]
+    return [breach_of(rule, r.firing) for r in replay_groups(rule, rows, at) if r.firing is not None]
 
 
-def open_episodes(rule: ThresholdRule, rows: Iterable[Mapping[str, Any]], at: dt.datetime) -> list[Episode]:
-    """The still-firing episode of each group at `at` (no group when the rule has no data)."""
+def replay_groups(rule: ThresholdRule, rows: Iterable[Mapping[str, Any]], at: dt.datetime) -> list[GroupReplay]:
+    """Each group's replay up to `at` (a rule alerting on no data judges all endpoints even with no rows)."""
     series = series_by_group(rule, rows)
     if not series and rule.no_data == "alerting" and rule.group != "endpoint":
-        series = {None: {}}  # a rule that must alert on silence judges all endpoints even with no rows
+        series = {None: {}}
     times = judgement_times(rule, at)
-    episodes = []
+    replays = []
     for group, windows in sorted(series.items(), key=lambda item: item[0] or ""):
         judge = judge_for(rule, windows)
-        replayed = replay(rule, group, (judge(at_) for at_ in times))
-        if replayed and replayed[-1].resolved_at is None:
-            episodes.append(replayed[-1])
-    return episodes
+        judgements = [judge(moment) for moment in times]
+        judged = any(j.breaching is not None for j in judgements)
+        replays.append(GroupReplay(group, tuple(replay(rule, group, judgements)), judged))
+    return replays
 
 
 def judge_for(rule: ThresholdRule, series: Series) -> Callable[[dt.datetime], Judgement]:
@@ -86,7 +101,7 @@ def judge_for(rule: ThresholdRule, series: Series) -> Callable[[dt.datetime], Ju
     if rule.kind == "trend":
         return lambda at: _trend(rule, series, at)
     if rule.kind == "anomaly":
-        return lambda at: _anomaly(rule, series, at)
+        return _Anomaly(rule, series).judge
     return lambda at: _threshold(rule, series, at)
 
 
@@ -124,47 +139,63 @@ def _worse(rule: ThresholdRule, value: float, base: float, relative: float, abso
     return value < base * (1 - relative) and base - value > absolute
 
 
-def _anomaly(rule: ThresholdRule, series: Series, at: dt.datetime) -> Judgement:
-    assert rule.anomaly is not None
-    spec = rule.anomaly
-    starts = [at - (i + 1) * rule.window for i in range(spec.n)]
-    verdicts = [_anomalous(rule, series, start) for start in starts]
-    known = [v for v in verdicts if v is not None]
-    latest = series.get(starts[0])
-    if len(known) < spec.k:
-        return Judgement(at, None, None, latest.value if latest else None, latest)
-    flagged = sum(1 for v in known if v["anomalous"])
-    detail = {"anomalous_windows": flagged, "of": spec.n, **(verdicts[0] or {})}
-    return Judgement(at, flagged >= spec.k, flagged >= 1, latest.value if latest else None, latest, detail)
+class _Anomaly:
+    """k of the last n windows anomalous; each window's verdict and each slot's residuals computed once, since
+    the judgements of a replay share most of their windows."""
 
+    def __init__(self, rule: ThresholdRule, series: Series) -> None:
+        assert rule.anomaly is not None
+        self.rule, self.spec, self.series = rule, rule.anomaly, series
+        self.verdicts: dict[dt.datetime, dict[str, Any] | None] = {}
+        self.residuals: dict[dt.datetime, list[float]] = {}
 
-def _anomalous(rule: ThresholdRule, series: Series, start: dt.datetime) -> dict[str, Any] | None:
-    """The window's residual against its seasonal median and the bound it is judged by; None: too little data."""
-    assert rule.anomaly is not None
-    spec = rule.anomaly
-    window = series.get(start)
-    seasonal = _seasonal(rule, series, start)
-    if window is None or not enough(rule, window) or window.value is None or len(seasonal) < spec.min_seasons:
-        return None
-    baseline = statistics.median(seasonal)
-    pool = [r for j in range(-spec.neighbours, spec.neighbours + 1)
-            for r in _leave_one_out(_seasonal(rule, series, start + j * rule.window))]  # fmt: skip
-    bound = max(quantile(pool, spec.quantile) if pool else 0.0, spec.absolute, spec.relative * abs(baseline))
-    residual = window.value - baseline if rule.higher_is_worse else baseline - window.value
-    return {"baseline": baseline, "residual": residual, "bound": bound, "anomalous": residual > bound}
+    def judge(self, at: dt.datetime) -> Judgement:
+        starts = [at - (i + 1) * self.rule.window for i in range(self.spec.n)]
+        verdicts = [self.verdict(start) for start in starts]
+        known = [v for v in verdicts if v is not None]
+        latest = self.series.get(starts[0])
+        value = latest.value if latest else None
+        if len(known) < self.spec.k:
+            return Judgement(at, None, None, value, latest)
+        flagged = sum(1 for v in known if v["anomalous"])
+        detail = {"anomalous_windows": flagged, "of": self.spec.n, **(verdicts[0] or {})}
+        return Judgement(at, flagged >= self.spec.k, flagged >= 1, value, latest, detail)
 
+    def verdict(self, start: dt.datetime) -> dict[str, Any] | None:
+        """The window's residual against its seasonal median and the bound it is judged by; None: too little
+        data (the window itself, or fewer than min_seasons earlier days)."""
+        if start not in self.verdicts:
+            self.verdicts[start] = self._verdict(start)
+        return self.verdicts[start]
 
-def _seasonal(rule: ThresholdRule, series: Series, start: dt.datetime) -> list[float]:
-    assert rule.anomaly is not None
-    found = (series.get(start - d * DAY) for d in range(1, rule.anomaly.seasons + 1))
-    return [w.value for w in found if w is not None and enough(rule, w) and w.value is not None]
+    def _verdict(self, start: dt.datetime) -> dict[str, Any] | None:
+        window, seasonal = self.series.get(start), self._seasonal(start)
+        if window is None or not enough(self.rule, window) or window.value is None:
+            return None
+        if len(seasonal) < self.spec.min_seasons:
+            return None
+        baseline = statistics.median(seasonal)
+        span = range(-self.spec.neighbours, self.spec.neighbours + 1)
+        pool = [r for j in span for r in self._slot_residuals(start + j * self.rule.window)]
+        calibrated = quantile(pool, self.spec.quantile) if pool else 0.0
+        bound = max(calibrated, self.spec.absolute, self.spec.relative * abs(baseline))
+        residual = window.value - baseline if self.rule.higher_is_worse else baseline - window.value
+        return {"baseline": baseline, "residual": residual, "bound": bound, "anomalous": residual > bound}
 
+    def _seasonal(self, start: dt.datetime) -> list[float]:
+        found = (self.series.get(start - d * DAY) for d in range(1, self.spec.seasons + 1))
+        return [w.value for w in found if w is not None and enough(self.rule, w) and w.value is not None]
 
-def _leave_one_out(values: Sequence[float]) -> list[float]:
-    """How far each day is from the median of the other days: the residuals a normal day shows."""
-    if len(values) < 3:
-        return []
-    return [abs(v - statistics.median([*values[:i], *values[i + 1 :]])) for i, v in enumerate(values)]
+    def _slot_residuals(self, start: dt.datetime) -> list[float]:
+        """How far each earlier day of this slot is from the median of the other days: what a normal day shows."""
+        if start not in self.residuals:
+            values = self._seasonal(start)
+            self.residuals[start] = (
+                [abs(v - statistics.median([*values[:i], *values[i + 1 :]])) for i, v in enumerate(values)]
+                if len(values) >= 3
+                else []
+            )
+        return self.residuals[start]
 
 
 def quantile(values: Sequence[float], q: float) -> float:

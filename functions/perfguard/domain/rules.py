@@ -46,7 +46,7 @@ THRESHOLD_REQUIRED = ("statistic", "comparator", "threshold", "windows", "min_sa
 OPTIONAL = (
     "kind", "statistic", "comparator", "threshold", "windows", "min_samples", "group", "runbook", "description",
     "match", "numerator", "denominator", "window", "resolve_threshold", "keep_firing_for", "no_data", "on_error",
-    "route", "objective", "burn_windows", "trend", "anomaly",
+    "route", "unit", "objective", "burn_windows", "trend", "anomaly",
 )  # fmt: skip
 FIELDS = REQUIRED + OPTIONAL
 Fail = Callable[[str, str], ConfigError]
@@ -124,6 +124,7 @@ def _build(entry: Mapping[Any, Any], name: str, kind: str, fail: Fail) -> Thresh
         no_data=choice("no_data", NO_DATA_POLICIES, "no_data"),
         on_error=choice("on_error", ERROR_POLICIES, "keep_last"),
         route=_route(entry, fail),
+        unit=_text(entry, "unit", fail) if "unit" in entry else "",
         objective=_number(entry, "objective", fail, None),
         burn_windows=burn,
         trend=_spec(entry, "trend", TrendSpec, fail) if kind == "trend" else None,
@@ -159,8 +160,10 @@ def _past(rule: ThresholdRule) -> bool:
 
 
 def _lookback(rule: ThresholdRule) -> dt.timedelta:
-    """Long enough to replay an episode's start and its keep_firing_for; anomaly rules add their k-of-n."""
-    span = (rule.windows + 10 + (rule.anomaly.n if rule.anomaly else 0)) * rule.window + rule.keep_firing_for
+    """Long enough to replay an episode's start and its keep_firing_for; anomaly rules add their k-of-n.
+    Longer is only slower: an episode longer than the lookback keeps its recorded alert (alert_state)."""
+    margin = max(2 * rule.window, dt.timedelta(minutes=10))  # ten 1-minute windows, two longer ones
+    span = (rule.windows + (rule.anomaly.n if rule.anomaly else 0)) * rule.window + margin + rule.keep_firing_for
     return max(BASE_LOOKBACK, span)
 
 

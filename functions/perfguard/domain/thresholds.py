@@ -99,6 +99,7 @@ class ThresholdRule:
     no_data: str = "no_data"  # one of NO_DATA_POLICIES
     on_error: str = "keep_last"  # one of ERROR_POLICIES
     route: tuple[str, ...] = ()  # notification channels (empty: all)
+    unit: str = ""  # how messages show values (empty: ms for api_latency, a burn factor for SLOs)
     objective: float | None = None  # slo_burn_rate: the target in percent of good events, e.g. 99.5
     burn_windows: tuple[BurnWindow, ...] = ()
     trend: TrendSpec | None = None
@@ -116,6 +117,15 @@ class ThresholdRule:
     def recovery(self) -> float:
         """The value a firing alert must get past to resolve."""
         return self.threshold if self.resolve_threshold is None else self.resolve_threshold
+
+    @property
+    def display_unit(self) -> str:
+        """The unit messages show values in."""
+        if self.unit:
+            return self.unit
+        if self.kind == "slo_burn_rate":
+            return "x budget burn"
+        return "ms" if self.metric_type == "api_latency" and self.statistic not in ("count", "rate", "ratio") else ""
 
     @property
     def higher_is_worse(self) -> bool:
@@ -184,7 +194,8 @@ class Breach:
             "statistic": rule.statistic,
             "comparator": rule.comparator,
             "threshold": rule.threshold,
-            "threshold_ms": rule.threshold,
+            "unit": rule.display_unit,
+            **({"threshold_ms": rule.threshold} if rule.display_unit == "ms" else {}),
             "resolve_threshold": rule.recovery,
             "window_seconds": int(rule.window.total_seconds()),
             "consecutive_windows": rule.windows,
