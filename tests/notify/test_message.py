@@ -193,3 +193,29 @@ def test_a_header_longer_than_slack_allows_is_cut() -> None:
     message = slack_message(alert_event(endpoint_or_operation="GET /" + "a" * 300), Guidance("runbooks/x.md"))
     assert len(message.blocks[0]["text"]["text"]) == 150
     assert "`runbooks/x.md`" in json.dumps(message.blocks)  # no base URL: the path, not a link
+
+
+INVESTIGATED = {
+    "worst_slices": {
+        "release": [{"value": "1.4.2", "count": 50, "share": 0.2174, "mean": 4000.0, "max": 4000.0, "failures": 5},
+                    {"value": "1.4.1", "count": 180, "share": 0.7826, "mean": 300.0, "max": 300.0, "failures": 0}],
+    },
+    "deploys": [{"release": "1.4.2", "first_seen": "2026-11-25T08:55:00+00:00", "count": 50}],
+    "related_alerts": [{"id": "alrt_x", "rule": "canister_cycles_runway", "endpoint_or_operation": "ledger",
+                        "severity": "high", "status": "open", "triggered_at": "2026-11-25T08:00:00+00:00"}],
+    "recommendations": ["swap_quote is an update call that only reads: make it a query (p95 1.9 s -> ~0.2 s)"],
+    "user_email": "alice@example.com",
+}  # fmt: skip
+
+
+def test_the_investigation_and_a_detectors_recommendations_are_shown(guidance: Guidance) -> None:
+    event = alert_event(context={**alert_event().context, **INVESTIGATED})
+    text = json.dumps(slack_message(event, guidance).blocks, ensure_ascii=False)
+    assert "Worst release: 1.4.2 — mean 4,000 ms over 50 records (22 %), 5 failed" in text
+    assert "Deploys in the window: 1.4.2 (first seen 2026-11-25 08:55 UTC)" in text
+    assert "Related open alerts (1): canister_cycles_runway on ledger (high)" in text
+    advice = text.index("Suggested optimizations")
+    assert text.index("make it a query", advice) < text.index(guidance.optimizations[0].split()[0], advice)
+    body = email_content(event, guidance).body
+    assert "  - Worst release: 1.4.2" in body and "  - swap_quote is an update call" in body
+    assert "alice@example.com" not in text + body  # other context keys never reach a channel

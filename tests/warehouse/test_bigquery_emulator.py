@@ -53,6 +53,8 @@ CHECKED_QUERIES = {
     "alert_notifications",
     "current_alerts",
     "escalation_candidates",
+    "incident_deploys",
+    "incident_slices",
     "ingest_metrics",
     "minute_p95",
     "overall_p95",
@@ -215,6 +217,9 @@ QUERY_CASES: dict[str, tuple[str, dict[str, Any]]] = {
         {"endpoint_or_operation": "/api/swap", "interval_us": 600_000_000},
     ),
     "minute_p95": ("minute_p95", {}),
+    "incident_slices": ("incident_slices", {"endpoint": None}),
+    "incident_slices_one_endpoint": ("incident_slices", {"endpoint": "/api/swap"}),
+    "incident_deploys": ("incident_deploys", {"since": START - dt.timedelta(days=1)}),
     "overall_p95": ("overall_p95", {}),
     "overall_p95_memory": ("overall_p95", {"metric_type": "memory_usage"}),
 }

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from perfguard.api import params as p
 from perfguard.api.auth import READ
+from perfguard.api.incident_context import incident_context, with_incident_context
 from perfguard.api.responses import json_response
 from perfguard.api.rule_evaluation import ERROR, RuleResult, evaluate_rules
 from perfguard.bus.cloudevent import Message
@@ -60,7 +61,7 @@ def evaluate_thresholds(runtime: Runtime, message: Message) -> list[dict[str, An
         changes: list[dict[str, Any]] = []
         for metric_type, group in _by_metric_type(results).items():
             known = _known_alerts(runtime, [r.rule for r in group], metric_type, now)
-            changes.extend(_changes(group, known, now))
+            changes.extend(_changes(runtime, group, known, now))
         if changes:
             runtime.warehouse.append_rows("performance_alerts", changes)
     _publish(runtime, changes)
@@ -112,11 +113,12 @@ def _known_alerts(
 
 
 def _changes(
-    results: Sequence[RuleResult], known: Sequence[Mapping[str, Any]], now: dt.datetime
+    runtime: Runtime, results: Sequence[RuleResult], known: Sequence[Mapping[str, Any]], now: dt.datetime
 ) -> list[dict[str, Any]]:
     breaches = [breach for result in results for breach in result.breaches]
     to_open, cleared = reconcile(breaches, [row for row in known if not _kept(row, results)])
-    return [_row(breach, now) for breach in to_open] + [_resolved(row, now) for row in cleared]
+    opened = [_row(breach, now, incident_context(runtime.warehouse, breach, now)) for breach in to_open]
+    return opened + [_resolved(row, now) for row in cleared]
 
 
 def _kept(row: Mapping[str, Any], results: Sequence[RuleResult]) -> bool:
@@ -130,7 +132,7 @@ def _kept(row: Mapping[str, Any], results: Sequence[RuleResult]) -> bool:
     return result.rule.no_data == "keep_last" and row["endpoint_or_operation"] not in result.groups_with_data
 
 
-def _row(breach: Breach, now: dt.datetime) -> dict[str, Any]:
+def _row(breach: Breach, now: dt.datetime, investigation: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": breach.alert_id(),
         "alert_type": breach.rule.alert_type,
@@ -141,7 +143,7 @@ def _row(breach: Breach, now: dt.datetime) -> dict[str, Any]:
         "threshold_value": breach.rule.threshold,
         "severity": breach.rule.severity,
         "status": "open",
-        "context": json.dumps(breach.context()),
+        "context": with_incident_context(breach.context(), investigation),
         "triggered_at": breach.triggered_at,
         "resolved_at": None,
         "changed_at": now,

@@ -1,8 +1,9 @@
 """What each channel says about an alert event: Slack Block Kit, an email, Alertmanager's webhook v4 JSON.
 
-Pure: an AlertEvent and its runbook Guidance in, message content out. Only the event's own fields and the
-windows of its context are shown, never other context keys, so nothing a rule adds later (tags, deploys)
-reaches a channel by accident, and no user data can.
+Pure: an AlertEvent and its runbook Guidance in, message content out. Only the event's own fields and named
+keys of its context are shown (the windows; the investigation of `perfguard.api.incident_context`: worst
+slices, deploys, related alerts; a detector's `recommendations`), each value cut short, never the context as
+a whole, so nothing a detector adds later reaches a channel by accident, and no user data can.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfguard.domain.timestamps import format_rfc3339
+from perfguard.notify.formatting import amount, unit_of, when
+from perfguard.notify.investigation import investigation, suggestions
 from perfguard.notify.port import AlertEvent
 from perfguard.notify.runbook import Guidance
 
@@ -61,13 +64,15 @@ def title(event: AlertEvent) -> str:
     statistic = str(event.context.get("statistic", "")).upper()
     metric = _METRIC_NAMES.get(event.metric_type, event.metric_type.replace("_", " "))
     direction = "below" if event.context.get("comparator") in ("<", "<=") else "above"
-    threshold = _short_amount(event.threshold_value, _unit(event))
+    threshold = _short_amount(event.threshold_value, unit_of(event))
     return f"{statistic} {metric} {direction} {threshold}: {event.subject()}".strip()
 
 
 def facts(event: AlertEvent) -> str:
     """Value, threshold and since when (or how it ended), in a sentence."""
-    value = f"{amount(event.current_value, _unit(event))} vs threshold {amount(event.threshold_value, _unit(event))}"
+    value = (
+        f"{amount(event.current_value, unit_of(event))} vs threshold {amount(event.threshold_value, unit_of(event))}"
+    )
     if is_closed(event):
         return f"{closing(event)} (alert value {value})"
     return f"{value} since {when(event.triggered_at)}"
@@ -131,8 +136,12 @@ def _open(event: AlertEvent, guidance: Guidance) -> list[dict[str, Any]]:
     table = windows_table(event)
     if table:
         blocks.append(_section("*Last windows (UTC)*\n```" + _escape("\n".join(table)) + "```"))
-    if guidance.optimizations:
-        blocks.append(_section("*Suggested optimizations*\n" + _bullets(guidance.optimizations)))
+    found = investigation(event)
+    if found:
+        blocks.append(_section("*Investigation*\n" + _bullets(found)))
+    advice = suggestions(event, guidance)
+    if advice:
+        blocks.append(_section("*Suggested optimizations*\n" + _bullets(advice)))
     blocks.append(_section(_runbook_text(guidance)))
     blocks.append(_actions(event))
     blocks.append(_context(event))
@@ -146,7 +155,7 @@ def _closed(event: AlertEvent) -> list[dict[str, Any]]:
 
 
 def _slack_fields(event: AlertEvent) -> list[tuple[str, str]]:
-    unit = _unit(event)
+    unit = unit_of(event)
     fields = [
         ("Severity", _escape(event.severity)),
         ("Endpoint", f"`{_escape(event.subject())}`"),
@@ -227,12 +236,14 @@ def email_content(event: AlertEvent, guidance: Guidance) -> EmailContent:
 
 
 def _email_lines(event: AlertEvent, guidance: Guidance) -> list[str]:
-    unit = _unit(event)
+    unit = unit_of(event)
     lines = [title(event), "", *_aligned(_email_fields(event, unit))]
     if not is_closed(event):
         table = windows_table(event)
         lines += ["", "Last windows (UTC):", *(f"  {row}" for row in table)] if table else []
-        lines += ["", "Suggested optimizations:", *(f"  - {o}" for o in guidance.optimizations)]
+        found = investigation(event)
+        lines += ["", "Investigation:", *(f"  - {line}" for line in found)] if found else []
+        lines += ["", "Suggested optimizations:", *(f"  - {o}" for o in suggestions(event, guidance))]
     lines += ["", f"Runbook: {guidance.link}"]
     if guidance.first_steps and not is_closed(event):
         lines += ["First steps:", *(f"  {n}. {step}" for n, step in enumerate(guidance.first_steps, 1))]
@@ -332,7 +343,7 @@ def windows_table(event: AlertEvent) -> list[str]:
         return []
     statistic = str(event.context.get("statistic") or "value")
     rows = [("minute", statistic, "count")]
-    rows += [_window_row(w, statistic, _unit(event)) for w in windows[-MAX_WINDOWS:] if isinstance(w, Mapping)]
+    rows += [_window_row(w, statistic, unit_of(event)) for w in windows[-MAX_WINDOWS:] if isinstance(w, Mapping)]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return [f"{m:<{widths[0]}}  {v:>{widths[1]}}  {c:>{widths[2]}}" for m, v, c in rows]
 
@@ -351,32 +362,11 @@ def _minute(value: object) -> str:
         return "?"
 
 
-def amount(value: float | None, unit: str) -> str:
-    """A value with its unit: `2,450 ms`, `99.2 %`; `n/a` when there is none."""
-    if value is None:
-        return "n/a"
-    number = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.4g}"
-    return f"{number} {unit}".strip()
-
-
 def _short_amount(value: float, unit: str) -> str:
     """A threshold as people say it: 2000 ms is `2 s`."""
     if unit == "ms" and value >= 1000:
         return f"{value / 1000:g} s"
     return amount(value, unit)
-
-
-def _unit(event: AlertEvent) -> str:
-    unit = event.context.get("unit")
-    if isinstance(unit, str):
-        return unit
-    latency = "threshold_ms" in event.context or event.metric_type.endswith(("latency", "_ms"))
-    return "ms" if latency else ""
-
-
-def when(moment: dt.datetime) -> str:
-    """A moment for people: `2026-11-25 09:05 UTC`."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _duration(span: dt.timedelta) -> str:

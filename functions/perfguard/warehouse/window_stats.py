@@ -9,7 +9,7 @@ expression must match the whole value.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perfguard.domain.silences import EQUAL, NOT_EQUAL, NOT_REGEX, Matcher
@@ -40,9 +40,16 @@ def window_stats_query(rule: ThresholdRule, start: dt.datetime, end: dt.datetime
         "end": end,
         "window_us": int(rule.window.total_seconds()) * 1_000_000,
     }
-    for placeholder, matchers in zip(PLACEHOLDERS, (rule.match, rule.numerator, rule.denominator), strict=True):
-        sql = sql.replace(f"TRUE /* {placeholder} */", _predicate(placeholder, matchers, params))
-    return sql, params
+    matchers = dict(zip(PLACEHOLDERS, (rule.match, rule.numerator, rule.denominator), strict=True))
+    return with_matchers(sql, matchers, params), params
+
+
+def with_matchers(sql: str, matchers: Mapping[str, Sequence[Matcher]], params: dict[str, Any]) -> str:
+    """`sql` with each `TRUE /* <placeholder> */` replaced by its matchers' predicate; their values join
+    `params` as `<placeholder>_<n>`."""
+    for placeholder, found in matchers.items():
+        sql = sql.replace(f"TRUE /* {placeholder} */", _predicate(placeholder, found, params))
+    return sql
 
 
 def _predicate(prefix: str, matchers: Sequence[Matcher], params: dict[str, Any]) -> str:

@@ -1,0 +1,73 @@
+"""The investigation an alert message shows: the worst slices, deploys and related alerts its context holds,
+and a detector's recommendations ahead of the runbook's optimizations. Only these named keys are read, each
+value cut short (see perfguard.notify.message)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from perfguard.notify.formatting import amount, unit_of, when
+from perfguard.notify.port import AlertEvent
+from perfguard.notify.runbook import Guidance
+
+MAX_LINE = 160  # an investigation line points at the evidence; the alert's context holds the rest
+MAX_SUGGESTIONS = 5
+
+
+def investigation(event: AlertEvent) -> list[str]:
+    """The investigation context as lines: worst slices, deploys in the window, related open alerts."""
+    context = event.context
+    lines = [_slice_line(name, rows, unit_of(event)) for name, rows in _mapping(context.get("worst_slices")).items()]
+    deploys = [d for d in _list(context.get("deploys")) if isinstance(d, Mapping)]
+    if deploys:
+        lines.append("Deploys in the window: " + ", ".join(_deploy(d) for d in deploys))
+    related = [a for a in _list(context.get("related_alerts")) if isinstance(a, Mapping)]
+    if related:
+        shown = ", ".join(f"{a.get('rule')} on {a.get('endpoint_or_operation') or 'all'} ({a.get('severity')})"
+                          for a in related[:3])  # fmt: skip
+        lines.append(f"Related open alerts ({len(related)}): {shown}")
+    return [_cut(line) for line in lines if line]
+
+
+def suggestions(event: AlertEvent, guidance: Guidance) -> list[str]:
+    """A detector's own recommendations (with their numbers) first, then the runbook's optimizations."""
+    own = [str(item) for item in _list(event.context.get("recommendations")) if str(item).strip()]
+    merged = list(dict.fromkeys([*own, *guidance.optimizations]))
+    return [_cut(item) for item in merged[:MAX_SUGGESTIONS]]
+
+
+def _slice_line(attribute: str, rows: object, unit: str) -> str:
+    worst = next((row for row in _list(rows) if isinstance(row, Mapping)), None)
+    if worst is None:
+        return ""
+    share = float(worst.get("share") or 0) * 100
+    failures = int(worst.get("failures") or 0)
+    tail = f", {failures} failed" if failures else ""
+    return (f"Worst {attribute}: {worst.get('value')} — mean {amount(_number(worst.get('mean')), unit)} over "
+            f"{worst.get('count')} records ({share:.0f} %){tail}")  # fmt: skip
+
+
+def _deploy(deploy: Mapping[str, Any]) -> str:
+    try:
+        first = when(dt.datetime.fromisoformat(str(deploy.get("first_seen"))))
+    except ValueError:
+        first = "?"
+    return f"{deploy.get('release')} (first seen {first})"
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
