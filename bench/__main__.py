@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import bench_alert_latency, bench_ingest, bench_summary
+from bench import bench_alert_latency, bench_ingest, bench_rules, bench_summary
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,20 @@ class Sizes:
     summary_rows: int
     summary_repeats: int
     client_calls: int
+    rules_hours: float
 
 
-FULL = Sizes(ingest_batches=200, ingest_seconds=60, summary_rows=10_000_000, summary_repeats=5, client_calls=200_000)
-QUICK = Sizes(ingest_batches=20, ingest_seconds=15, summary_rows=200_000, summary_repeats=2, client_calls=20_000)
+FULL = Sizes(
+    ingest_batches=200,
+    ingest_seconds=60,
+    summary_rows=10_000_000,
+    summary_repeats=5,
+    client_calls=200_000,
+    rules_hours=6,
+)
+QUICK = Sizes(
+    ingest_batches=20, ingest_seconds=15, summary_rows=200_000, summary_repeats=2, client_calls=20_000, rules_hours=0.5
+)
 CLIENT_BENCH = Path(__file__).with_name("bench_client.py")
 
 
@@ -49,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sizes is FULL:  # the same load with records a few seconds old, as most real senders' are
         bench_ingest.run(sizes.ingest_batches, 1000, sizes.ingest_seconds, [1, 2], fresh=True)
     bench_summary.run(sizes.summary_rows, 100_000, sizes.summary_repeats, None)
+    bench_rules.run(sizes.rules_hours, 1000, 5 if sizes is FULL else 2)
     bench_alert_latency.main(["--trials", "1" if sizes is QUICK else "5"])
     sys.stdout.flush()  # the client benchmark writes to the same stdout from its own process
     code = run_client_bench(sizes.client_calls)

@@ -34,6 +34,9 @@ def test_quick_run_prints_every_figure() -> None:
         "RESULT summary (b) last 1 h",
         "RESULT summary (c) 7 days",
         "RESULT summary (d) 24 h by 1 h",
+        "RESULT rules shared: 100 rules",
+        "RESULT rules distinct: 100 rules",
+        "RESULT rules packaged:",
         "parity: ",
     ):
         assert line in output, f"missing {line!r} in:\n{output[-3000:]}"
