@@ -64,6 +64,8 @@ def run(trials: int) -> list[float]:
             "PERFGUARD_SLACK_BOT_TOKEN": slack.token,
             "PERFGUARD_SLACK_CHANNEL": "#alerts",
             "PERFGUARD_SLACK_API_URL": slack.api_url,
+            # The path itself, without Alertmanager's group_wait (30 s by default, ended by the next tick).
+            "PERFGUARD_GROUP_WAIT_SECONDS": "0",
         }
         stack = start_stack(Path(data), env)
         try:

@@ -113,7 +113,8 @@ def evaluate_thresholds(event: CloudEvent) -> None:
 
 @functions_framework.cloud_event
 def notify_alert(event: CloudEvent) -> None:
-    """Pub/Sub: an alert state change; sends it to Slack, email and webhooks."""
+    """Pub/Sub: an alert state change, or the one-minute tick; sends what its notification group's timers let
+    out to Slack, email and webhooks."""
     handle_event(event.data, lambda message: notify.notify_alert(runtime.current(), message))
 
 

@@ -51,8 +51,10 @@ def test_every_schedule_publishes_to_a_subscribed_topic() -> None:
 def test_evaluation_runs_every_minute_and_on_ingest() -> None:
     topology = load_topology()
     assert [s.function for s in topology.subscribers("metrics-ingested")] == ["evaluate_thresholds"]
-    # The tick also drives escalation (perfguard.api.escalation), in its own deployment.
-    assert [s.function for s in topology.subscribers("evaluation-ticks")] == ["evaluate_thresholds", "escalate_alerts"]
+    # The tick also drives the notification groups' timers (perfguard.api.notify) and escalation
+    # (perfguard.api.escalation), each in its own deployment.
+    ticked = [s.function for s in topology.subscribers("evaluation-ticks")]
+    assert ticked == ["evaluate_thresholds", "notify_alert", "escalate_alerts"]
     every_minute = [s for s in topology.schedules if s.topic == "evaluation-ticks"]
     assert [s.cron for s in every_minute] == ["* * * * *"]
 

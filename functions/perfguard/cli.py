@@ -113,10 +113,19 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_settings(settings: Settings) -> Settings:
+    """The demo shows its alert at once: without a group_wait of its own it sends a new group's first
+    notification without Alertmanager's 30 s wait (production keeps it; docs/rules.md)."""
+    if settings.group_wait_seconds != Settings().group_wait_seconds:
+        return settings
+    log.info("demo: notification groups go out at once (group_wait_seconds 0; the default is 30)")
+    return dataclasses.replace(settings, group_wait_seconds=0)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from perfguard.local.demo import DemoMarketplace
 
-    stack = LocalStack(_settings(args, environment="demo"), args.host, args.port)
+    stack = LocalStack(_demo_settings(_settings(args, environment="demo")), args.host, args.port)
     demo: DemoMarketplace | None = None
 
     def start_demo() -> None:

@@ -125,6 +125,31 @@ class Settings:
         4, "Openings of one rule and endpoint within flap_window_minutes that make it flapping; 0 turns it off."
     )
     flap_window_minutes: int = _setting(60, "Window in which flap_threshold openings mean an alert is flapping.")
+    group_by: tuple[str, ...] = _setting(
+        ("alertname",),
+        "Alert labels (alertname, severity, endpoint, metric_type) whose values form a notification group.",
+    )
+    group_wait_seconds: int = _setting(
+        30,
+        "A new group's first notification waits this long for more alerts (sent at the next tick after); 0: at once.",
+    )
+    group_interval_seconds: int = _setting(
+        300, "After a group's notification, its next changes wait this long and go out together; 0: at once."
+    )
+    repeat_interval_seconds: int = _setting(
+        14400, "A group still firing with nothing new is notified again after this long; 0: never."
+    )
+    remediation_mode: str = _setting(
+        "off", "Automated remediation: off, dry_run (decide and record, act on nothing) or on."
+    )
+    remediation_catalog_file: str = _setting(
+        "", "YAML catalog of the allowed remediation actions; empty uses the packaged perfguard/remediation.yaml."
+    )
+    remediation_max_per_hour: int = _setting(6, "Most remediation actions run (or dry-run) in any hour, all actions.")
+    remediation_webhook_url: str = _setting(
+        "", "URL the webhook remediation actions post to; empty makes those actions unavailable."
+    )
+    rules_file: str = _setting("", "YAML file of the threshold rules; empty uses the packaged perfguard/rules.yaml.")
     remediation_mode: str = _setting(
         "off", "Automated remediation: off, dry_run (decide and record, act on nothing) or on."
     )
@@ -288,8 +313,15 @@ def _check_fatigue(settings: Settings) -> None:
         raise ConfigError(f"setting 'flap_threshold' must be 0 (off) or more, got {settings.flap_threshold}")
     if settings.flap_window_minutes <= 0:
         raise ConfigError(f"setting 'flap_window_minutes' must be positive, got {settings.flap_window_minutes}")
+    for name in ("group_wait_seconds", "group_interval_seconds", "repeat_interval_seconds"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"setting '{name}' must be 0 (off) or more, got {getattr(settings, name)}")
+    unknown = sorted(set(settings.group_by) - set(GROUP_LABELS))
+    if unknown:
+        raise ConfigError(f"setting 'group_by' names unknown labels {unknown} (known: {', '.join(GROUP_LABELS)})")
 
 
+GROUP_LABELS = ("alertname", "severity", "endpoint", "metric_type")  # the labels of notify.message.alert_labels
 REMEDIATION_MODES = ("off", "dry_run", "on")
 
 

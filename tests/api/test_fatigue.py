@@ -17,7 +17,7 @@ from perfguard.bus.memory import MemoryBus
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from tests.support.doubles import RecordingNotifier, alert_message, embedded_store
+from tests.support.doubles import IMMEDIATE, RecordingNotifier, alert_message, embedded_store
 
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -32,7 +32,7 @@ def store(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
 
 
 def runtime_with(store: DuckDBWarehouse, *notifiers: RecordingNotifier, **settings: Any) -> Runtime:
-    return Runtime(Settings(**settings), store, MemoryBus(), KeyRing([]), clock=lambda: T0, notifiers=list(notifiers))
+    return Runtime(Settings(**IMMEDIATE, **settings), store, MemoryBus(), KeyRing([]), clock=lambda: T0, notifiers=list(notifiers))
 
 
 def change(

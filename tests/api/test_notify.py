@@ -21,7 +21,7 @@ from perfguard.notify.port import Delivery
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
-from tests.support.doubles import RecordingNotifier, alert_message, embedded_store
+from tests.support.doubles import IMMEDIATE, RecordingNotifier, alert_message, embedded_store
 
 T0 = dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)
 
@@ -34,7 +34,7 @@ def store(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
 
 
 def runtime_with(store: DuckDBWarehouse, *notifiers: RecordingNotifier) -> Runtime:
-    return Runtime(Settings(), store, MemoryBus(), KeyRing([]), clock=lambda: T0, notifiers=list(notifiers))
+    return Runtime(Settings(**IMMEDIATE), store, MemoryBus(), KeyRing([]), clock=lambda: T0, notifiers=list(notifiers))
 
 
 def event(status: str, changed_at: dt.datetime) -> Message:

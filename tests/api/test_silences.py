@@ -26,7 +26,7 @@ from perfguard.errors import DeliveryError
 from perfguard.notify.port import Delivery
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
-from tests.support.doubles import RecordingNotifier, alert_message, embedded_store
+from tests.support.doubles import IMMEDIATE, RecordingNotifier, alert_message, embedded_store
 
 NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -62,7 +62,7 @@ class World:
 def world(tmp_path: Path) -> Iterator[World]:
     store = embedded_store(tmp_path / "s.duckdb")
     clock, slack, hook = Clock(), RecordingNotifier("slack"), RecordingNotifier("webhook")
-    runtime = Runtime(Settings(data_dir=str(tmp_path)), store, MemoryBus(), KEYS, clock=clock, notifiers=[slack, hook])
+    runtime = Runtime(Settings(data_dir=str(tmp_path), **IMMEDIATE), store, MemoryBus(), KEYS, clock=clock, notifiers=[slack, hook])
     yield World(runtime, clock, slack, hook)
     store.close()
 
@@ -279,7 +279,7 @@ def test_a_silenced_change_is_sent_nowhere_and_recorded_as_done_per_channel(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     silence_id = create(world)["id"]
-    with caplog.at_level(logging.INFO, logger="perfguard.api.notify"):
+    with caplog.at_level(logging.INFO, logger="perfguard.api.delivery"):
         deliveries = notify_alert(world.runtime, alert_event("open", NOW + MINUTE))
     reference = f"silenced:{silence_id}"
     assert deliveries == [Delivery("slack", True, reference), Delivery("webhook", True, reference)]

@@ -44,6 +44,9 @@ def stack_with_slack(tmp_path: Path, slack: SlackReceiver) -> Iterator[RunningSt
         "PERFGUARD_SLACK_CHANNEL": "#alerts",
         "PERFGUARD_SLACK_API_URL": slack.api_url,
         "PERFGUARD_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        # Every change goes out at once: the group timers are tested with a clock in tests/api/test_grouping.py.
+        "PERFGUARD_GROUP_WAIT_SECONDS": "0",
+        "PERFGUARD_GROUP_INTERVAL_SECONDS": "0",
     }
     running = start_stack(tmp_path, settings)
     yield running

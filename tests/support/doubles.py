@@ -13,6 +13,11 @@ from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
 from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
 
 
+# Notification group timers off: each alert event is delivered as it arrives. Tests of other notification
+# behaviour use it; tests/api/test_grouping.py tests the timers.
+IMMEDIATE: dict[str, Any] = {"group_wait_seconds": 0, "group_interval_seconds": 0, "repeat_interval_seconds": 0}
+
+
 def embedded_store(path: Path) -> DuckDBWarehouse:
     """A DuckDB warehouse at `path` with every table and view of bigquery_schemas/ (a real store, not a mock)."""
     folder = default_schemas_dir()

@@ -421,7 +421,7 @@ def test_each_function_starts_with_its_settings_and_secrets(tmp_path: Path, moun
         for secret in ("slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"):
             expected = secrets[secret] if secret in mounted_here else ""
             assert getattr(settings, secret) == expected, f"{function}: {secret}"
-        if function in ("notify-on-alert", "escalate-on-tick"):  # the notifier's functions
+        if function in ("notify-on-alert", "notify-on-tick", "escalate-on-tick"):  # the notifier's functions
             assert mounted_here == [
                 s for s in ("slack_bot_token", "slack_webhook_url", "smtp_password") if s in mounted
             ]

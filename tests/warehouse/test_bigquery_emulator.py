@@ -59,11 +59,13 @@ CHECKED_QUERIES = {
     "minute_p95",
     "overall_p95",
     "performance_data",
+    "recent_notifications",
     "recent_alerts",
     "remediation_history",
     "silence_by_id",
     "summary_exact",
     "summary_histogram",
+    "unsent_changes",
     "window_stats",
 }
 # Types the BigQuery API reports under their legacy names.
@@ -248,6 +250,15 @@ WINDOW_RULES = {
 def test_window_stats_of_a_rule_give_the_numbers_of_duckdb(stores: Stores, case: str) -> None:
     sql, params = window_stats_query(WINDOW_RULES[case], START, END)
     _assert_same(stores, sql, params)
+
+
+@pytest.mark.parametrize("name", ["unsent_changes", "recent_notifications"])
+def test_notification_dispatch_queries_give_the_numbers_of_duckdb(stores: Stores, name: str) -> None:
+    sent = {"alert_id": f"d-{name}", "channel": "slack", "alert_status": "open", "event_changed_at": START,
+            "ok": True, "reference": "C1:9.9", "error": None, "attempted_at": START}  # fmt: skip
+    for store in (stores.emulated, stores.oracle):
+        store.append_rows("alert_notifications", [sent])
+    _assert_same(stores, load_query(name), {"since": START - dt.timedelta(days=1)})
 
 
 def test_summary_histogram_totals_match_duckdb(stores: Stores) -> None:

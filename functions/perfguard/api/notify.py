@@ -1,21 +1,11 @@
-"""`notify_alert`: deliver one alert state change to every configured channel its rule routes it to (the
-rule's `route`; all when it names none), exactly once per channel.
+"""`notify_alert`: alert state changes to the channels, when their notification group's timers allow.
 
-Each attempt is recorded in `alert_notifications`. A redelivered event skips the channels that already took
-it, a resolved alert updates the channel's earlier message, and a channel that still fails after its own
-retries raises DeliveryError, so the bus delivers the event again (then dead-letters it): an alert is
-never silently lost.
-
-A change that an active silence matches (at the change's own time, so a redelivery decides the same) is
-sent nowhere: each channel gets a row with ok and the reference `silenced:<silence id>`, which marks it done.
-Then, in that order (perfguard.domain.fatigue has the rules):
-
-* inhibition (`inhibit_lower_severities`): the open event of an alert whose group has a more severe active
-  alert is muted with the reference `inhibited:<that alert's id>`; its later events follow the open's fate;
-* flapping (`flap_threshold`, `flap_window_minutes`): the first flapping event of an identity is sent with
-  `context.flapping` = {opened, window_minutes}; the next ones are held with the reference `flapping:<opened>`.
-
-All three are checked only when some channel still needs the event.
+With the timers off (group_wait_seconds and group_interval_seconds 0) each event is delivered as it arrives.
+With them on (Alertmanager's defaults: 30 s, 5 min, 4 h), an event goes out with its group once the group is
+due (perfguard.domain.grouping), and the one-minute tick, delivered to this function too, sends the groups
+whose time has come: a group_wait ends at the first tick after it. The state lives in the warehouse (the
+alert changes and the notification log), so a restarted or duplicated function decides the same, and a
+change a channel has not taken is tried again at every tick until it is (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -23,35 +13,32 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from perfguard.api.delivery import GROUPED, MUTED, deliver_event, record, routed_channels
 from perfguard.bus.cloudevent import Message
-from perfguard.domain import fatigue
-from perfguard.domain.silences import Silence, silence_from_row, silencing
+from perfguard.domain.grouping import GroupKey, GroupTimers, describe, group_key
 from perfguard.errors import DeliveryError
 from perfguard.notify.message import alert_labels
-from perfguard.notify.port import AlertEvent, Delivery, Notifier
+from perfguard.notify.port import AlertEvent, Delivery
 from perfguard.runtime import Runtime
+from perfguard.settings import Settings
 from perfguard.warehouse.sql import load_query
 
 log = logging.getLogger(__name__)
-HISTORY = dt.timedelta(days=30)  # how far back a resolved alert looks for the message it updates
-SILENCED = "silenced:"  # the reference of a change a silence muted: done, but no message to update
-MUTED = (SILENCED, fatigue.INHIBITED, fatigue.FLAPPING)  # references of muted changes: no message behind them
+ACTIVE = ("open", "investigating")
 
 
 def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
-    """Send the event to each channel that has not taken it yet; record every attempt."""
+    """An alert event: sent now to each channel that has not taken it yet, or, while its notification group's
+    timers hold it, left for the tick (perfguard.api.dispatch). A tick: the groups whose time has come."""
+    timers = group_timers(runtime.settings)
+    if "job" in message.data:
+        return dispatch(runtime, runtime.clock()) if timers.grouping else []
     event = AlertEvent.from_message(message.data)
-    history = runtime.warehouse.query(
-        load_query("alert_notifications"), {"alert_id": event.id, "since": event.changed_at - HISTORY}
-    )
-    route = _route(runtime, event)
-    channels = [n for n in runtime.channels() if _routed(n, route) and not _sent(history, n, event)]
-    deliveries = _deliver(runtime, event, channels, history) if channels else []
-    if deliveries:
-        runtime.warehouse.append_rows("alert_notifications", [_row(event, d, runtime.clock()) for d in deliveries])
+    deliveries = dispatch(runtime, runtime.clock(), event) if timers.grouping else deliver_event(runtime, event)
     failed = [d for d in deliveries if not d.ok]
     if failed:
         names = ", ".join(f"{d.channel} ({d.error})" for d in failed)
@@ -59,115 +46,112 @@ def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
     return deliveries
 
 
-def _route(runtime: Runtime, event: AlertEvent) -> tuple[str, ...]:
-    """The channels the event's rule names in its `route` (empty: every channel; other detectors: every)."""
-    return next((rule.route for rule in runtime.threshold_rules() if rule.name == event.rule), ())
-
-
-def _routed(notifier: Notifier, route: Sequence[str]) -> bool:
-    # The second and later webhooks are webhook-2, webhook-3 (notify.channels); a route names the kind.
-    return not route or notifier.name.split("-")[0] in route
-
-
-def _sent(history: Sequence[Mapping[str, Any]], notifier: Notifier, event: AlertEvent) -> bool:
-    return any(
-        row["ok"]
-        and row["channel"] == notifier.name
-        and row["alert_status"] == event.status
-        and row["event_changed_at"] == event.changed_at
-        for row in history
+def group_timers(settings: Settings) -> GroupTimers:
+    """The timers of the settings."""
+    return GroupTimers(
+        dt.timedelta(seconds=settings.group_wait_seconds),
+        dt.timedelta(seconds=settings.group_interval_seconds),
+        dt.timedelta(seconds=settings.repeat_interval_seconds),
     )
 
 
-def _deliver(
-    runtime: Runtime, event: AlertEvent, channels: Sequence[Notifier], history: Sequence[Mapping[str, Any]]
-) -> list[Delivery]:
-    """Silences, then inhibition, then flapping decide whether the event is muted, sent, or sent flagged."""
-    silence = _silence(runtime, event)
-    if silence:
-        return _muted(event, channels, SILENCED + silence.id, f"silenced by {silence.id}")
-    alerts = _alert_history(runtime, event)
-    inhibitor = _inhibitor(runtime, event, history, alerts)
-    if inhibitor:
-        return _muted(event, channels, fatigue.INHIBITED + inhibitor, f"inhibited by {inhibitor}")
-    window = dt.timedelta(minutes=runtime.settings.flap_window_minutes)
-    flap = fatigue.flapping(alerts, event.rule, event.changed_at, window, runtime.settings.flap_threshold)
-    if flap and not flap.first:
-        return _muted(event, channels, f"{fatigue.FLAPPING}{flap.opened}", f"flapping ({flap.opened} openings)")
-    if flap:  # the first flapping event goes out once, flagged, so people learn why the next ones do not
-        event = dataclasses.replace(event, context=fatigue.flapping_context(event.context, flap, window))
-    return [_send(notifier, event, history) for notifier in channels]
+def dispatch(runtime: Runtime, now: dt.datetime, event: AlertEvent | None = None) -> list[Delivery]:
+    """Send every due group's pending changes (only `event`'s group when given), then the due reminders."""
+    timers = group_timers(runtime.settings)
+    since = now - timers.memory() - dt.timedelta(minutes=5)
+    changes = runtime.warehouse.query(load_query("unsent_changes"), {"since": since})
+    events = [(AlertEvent.from_message(row), set(filter(None, str(row["sent_to"]).split(",")))) for row in changes]
+    groups = {e.id: _key(runtime, e) for e, _ in events}
+    last_sent = _last_sent(runtime, since, groups)
+    pending: dict[GroupKey, list[AlertEvent]] = defaultdict(list)
+    for change, sent_to in events:
+        if {n.name for n in routed_channels(runtime, change)} - sent_to:
+            pending[groups[change.id]].append(change)
+    wanted = None if event is None else _key(runtime, event)
+    deliveries: list[Delivery] = []
+    for key, waiting in pending.items():
+        if wanted in (None, key) and timers.due(min(e.changed_at for e in waiting), last_sent.get(key), now):
+            log.info("notification group %s: %d change(s) due", describe(key), len(waiting))
+            deliveries += _flush(runtime, waiting)
+    if event is None and timers.repeat:
+        deliveries += _reminders(runtime, now, timers, set(pending), last_sent)
+    return deliveries
 
 
-def _alert_history(runtime: Runtime, event: AlertEvent) -> list[fatigue.AlertChange]:
-    """The changes of the event's group, two flap windows back (fatigue.flapping needs both)."""
-    settings = runtime.settings
-    if settings.inhibit_lower_severities != "yes" and settings.flap_threshold <= 0:
-        return []
-    since = event.changed_at - 2 * dt.timedelta(minutes=settings.flap_window_minutes)
-    params = {"endpoint": event.endpoint_or_operation, "since": since}
-    return [fatigue.change_from_row(row) for row in runtime.warehouse.query(load_query("alert_history"), params)]
+def _key(runtime: Runtime, event: AlertEvent) -> GroupKey:
+    return group_key(alert_labels(event), runtime.settings.group_by)
 
 
-def _inhibitor(
+def _last_sent(runtime: Runtime, since: dt.datetime, groups: Mapping[str, GroupKey]) -> dict[GroupKey, dt.datetime]:
+    """When each group last had a notification go out (muted ones do not count); alerts with no recent change
+    are grouped from their current state."""
+    rows = [r for r in runtime.warehouse.query(load_query("recent_notifications"), {"since": since}) if _real(r)]
+    missing = {row["alert_id"] for row in rows} - set(groups)
+    known = dict(groups) | _current_groups(runtime, missing)
+    last: dict[GroupKey, dt.datetime] = {}
+    for row in rows:
+        key = known.get(row["alert_id"])
+        if key is not None:
+            last[key] = max(last.get(key, row["attempted_at"]), row["attempted_at"])
+    return last
+
+
+def _real(row: Mapping[str, Any]) -> bool:
+    return not str(row["reference"] or "").startswith(MUTED)
+
+
+def _current_groups(runtime: Runtime, ids: set[str]) -> dict[str, GroupKey]:
+    if not ids:
+        return {}
+    return {e.id: _key(runtime, e) for e in _active(runtime) if e.id in ids}
+
+
+def _active(runtime: Runtime) -> list[AlertEvent]:
+    params = {"statuses": list(ACTIVE), "metric_type": None, "limit": 1000}
+    return [AlertEvent.from_message(row) for row in runtime.warehouse.query(load_query("current_alerts"), params)]
+
+
+def _flush(runtime: Runtime, events: Sequence[AlertEvent]) -> list[Delivery]:
+    """A due group's changes, oldest first; an alert that opened and closed before anything was sent for it
+    is marked done instead (Alertmanager: resolved within group_wait, never notified)."""
+    moot = _moot(events)
+    deliveries: list[Delivery] = []
+    for event in sorted(events, key=lambda e: (e.changed_at, e.id)):
+        if event.id in moot:
+            deliveries += _mark_moot(runtime, event)
+        else:
+            deliveries += deliver_event(runtime, event)
+    return deliveries
+
+
+def _moot(events: Sequence[AlertEvent]) -> set[str]:
+    statuses: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        statuses[event.id].add(event.status)
+    return {alert for alert, seen in statuses.items() if "open" in seen and seen - set(ACTIVE)}
+
+
+def _mark_moot(runtime: Runtime, event: AlertEvent) -> list[Delivery]:
+    why = f"{GROUPED}closed before its group was notified"
+    return record(runtime, event, [Delivery(n.name, True, reference=why) for n in routed_channels(runtime, event)])
+
+
+def _reminders(
     runtime: Runtime,
-    event: AlertEvent,
-    history: Sequence[Mapping[str, Any]],
-    alerts: Sequence[fatigue.AlertChange],
-) -> str | None:
-    """The id of the alert that mutes this event: decided at the open, inherited by the later events."""
-    if runtime.settings.inhibit_lower_severities != "yes":
-        return None
-    if event.status != fatigue.OPEN:
-        return fatigue.inherited_inhibitor(history)
-    return fatigue.inhibitor(alerts, event.id, event.severity, event.changed_at)
-
-
-def _silence(runtime: Runtime, event: AlertEvent) -> Silence | None:
-    """The silence that mutes the event at its own time, if any (matched on the webhook payload's labels)."""
-    rows = runtime.warehouse.query(load_query("active_silences"), {"at": event.changed_at})
-    return silencing([silence_from_row(row) for row in rows], alert_labels(event), event.changed_at)
-
-
-def _muted(event: AlertEvent, channels: Sequence[Notifier], reference: str, why: str) -> list[Delivery]:
-    names = ", ".join(notifier.name for notifier in channels)
-    log.info("alert %s (%s) %s: not sent to %s", event.id, event.status, why, names)
-    return [Delivery(notifier.name, True, reference=reference) for notifier in channels]
-
-
-def _send(notifier: Notifier, event: AlertEvent, history: Sequence[Mapping[str, Any]]) -> Delivery:
-    earlier = [row for row in history if row["ok"] and row["channel"] == notifier.name and _message(row)]
-    previous = Delivery(notifier.name, True, earlier[0]["reference"]) if earlier else None  # the first message
-    try:
-        delivery = notifier.send(event, previous)
-    except Exception as exc:  # a notifier must not raise, but one that does must not stop the others
-        log.exception("notifier %s raised on alert %s", notifier.name, event.id)
-        delivery = Delivery(notifier.name, False, error=f"{type(exc).__name__}: {exc}")
-    level = logging.INFO if delivery.ok else logging.ERROR
-    log.log(
-        level,
-        "alert %s (%s) to %s: %s",
-        event.id,
-        event.status,
-        notifier.name,
-        "sent" if delivery.ok else delivery.error,
-    )
-    return delivery
-
-
-def _message(row: Mapping[str, Any]) -> bool:
-    """Whether a notification row points at a message a later event can update (a muted one does not)."""
-    return bool(row["reference"]) and not str(row["reference"]).startswith(MUTED)
-
-
-def _row(event: AlertEvent, delivery: Delivery, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "alert_id": event.id,
-        "channel": delivery.channel,
-        "alert_status": event.status,
-        "event_changed_at": event.changed_at,
-        "ok": delivery.ok,
-        "reference": delivery.reference or None,
-        "error": delivery.error or None,
-        "attempted_at": now,
-    }
+    now: dt.datetime,
+    timers: GroupTimers,
+    busy: set[GroupKey],
+    last_sent: Mapping[GroupKey, dt.datetime],
+) -> list[Delivery]:
+    """The open alerts of each firing group with nothing pending whose repeat_interval has passed, again."""
+    by_group: dict[GroupKey, list[AlertEvent]] = defaultdict(list)
+    for alert in _active(runtime):
+        by_group[_key(runtime, alert)].append(alert)
+    deliveries: list[Delivery] = []
+    for key, alerts in by_group.items():
+        if key not in busy and timers.reminder_due(last_sent.get(key), now):
+            log.info("notification group %s: still firing, reminder", describe(key))
+            for alert in alerts:
+                again = dataclasses.replace(alert, changed_at=now, context={**alert.context, "reminder": True})
+                deliveries += deliver_event(runtime, again, reminder=True)
+    return deliveries

@@ -89,7 +89,11 @@ def closing(event: AlertEvent) -> str:
 
 
 def escalation_note(event: AlertEvent) -> str:
-    """`ESCALATED (level 1): not acknowledged for 17 min` for an escalation (perfguard.api.escalation), else ''."""
+    """`ESCALATED (level 1): not acknowledged for 17 min` for an escalation (perfguard.api.escalation),
+    `REMINDER: still firing after 4.0 h` for a group's repeat (perfguard.api.dispatch), else ''."""
+    reminder = event.context.get("reminder")
+    if isinstance(reminder, Mapping) and not is_closed(event):
+        return f"REMINDER: still firing after {_duration(event.changed_at - event.triggered_at)}"
     escalation = event.context.get("escalation")
     if not isinstance(escalation, Mapping) or is_closed(event):
         return ""
