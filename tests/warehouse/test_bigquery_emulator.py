@@ -66,6 +66,7 @@ CHECKED_QUERIES = {
     "summary_exact",
     "summary_histogram",
     "unsent_changes",
+    "window_counts",
     "window_stats",
 }
 # Types the BigQuery API reports under their legacy names.
@@ -236,6 +237,9 @@ def test_query_gives_the_numbers_of_duckdb(stores: Stores, case: str) -> None:
 
 WINDOW_RULES = {
     "one_minute_p95": ThresholdRule(),
+    "five_minutes_matched_p99": ThresholdRule(
+        statistic="p99", window=dt.timedelta(minutes=5), match=(Matcher("endpoint", "=~", "/api/.*"),)
+    ),
     "five_minutes_matched_ratio": ThresholdRule(
         statistic="ratio",
         window=dt.timedelta(minutes=5),

@@ -3,6 +3,7 @@ checked against hand-computed numbers."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -240,7 +241,11 @@ def test_window_stats_buckets_windows_and_applies_the_rule_matchers(warehouse: D
     overall, later = rows[(None, T0)], rows[(None, T0 + 5 * MINUTE)]
     first_values = [100.0 * (i + 1) for i in range(10)]
     assert (overall["count"], overall["numerator"], overall["denominator"]) == (10, 3, 5)  # errors: 1, 5, 9
-    assert overall["p95"] == pytest.approx(np.percentile(first_values, 95))
+    assert "p95" not in overall  # a ratio rule reads window_counts: no percentiles computed
+    sql, sql_params = window_stats_query(dataclasses.replace(rule, statistic="p95"), T0, T0 + dt.timedelta(hours=1))
+    with_percentiles = {(r["endpoint_or_operation"], r["minute"]): r for r in warehouse.query(sql, sql_params)}
+    assert with_percentiles[(None, T0)]["p95"] == pytest.approx(np.percentile(first_values, 95))
+    assert with_percentiles[(None, T0)]["numerator"] == overall["numerator"]
     assert (overall["min"], overall["max"], overall["mean"]) == (100.0, 1000.0, pytest.approx(550.0))
     assert (later["count"], later["numerator"], later["denominator"]) == (5, 1, 2)  # region eu: records 10-14
     assert rows[("POST /swaps", T0)]["count"] == 5 and ("GET /list", T0 + 5 * MINUTE) in rows

@@ -24,16 +24,17 @@ COLUMNS = {
     "environment": "environment",
 }
 PLACEHOLDERS = ("selector", "numerator", "denominator")
+COUNTED = ("count", "rate", "ratio")  # statistics window_counts.sql serves without computing percentiles
 
 
 def selector_key(rule: ThresholdRule) -> tuple[Any, ...]:
     """Rules with the same key read the same rows: one query serves them all."""
-    return (rule.metric_type, rule.match, rule.numerator, rule.denominator, rule.window)
+    return (rule.metric_type, rule.match, rule.numerator, rule.denominator, rule.window, rule.statistic in COUNTED)
 
 
 def window_stats_query(rule: ThresholdRule, start: dt.datetime, end: dt.datetime) -> tuple[str, dict[str, Any]]:
     """The SQL and parameters of the per-window statistics the rule reads over window starts in [start, end)."""
-    sql = load_query("window_stats")
+    sql = load_query("window_counts" if rule.statistic in COUNTED else "window_stats")
     params: dict[str, Any] = {
         "metric_type": rule.metric_type,
         "start": start,
