@@ -152,3 +152,17 @@ def test_with_the_timers_off_the_tick_sends_nothing(world: World) -> None:
     assert world.push(world.change("POST /swaps", "open")) == [("POST /swaps", "open")]
     world.at(T0 + 60 * SECOND)
     assert world.tick() == []
+
+
+def test_an_alert_a_channel_already_showed_gets_its_resolution_there(world: World) -> None:
+    mail = RecordingNotifier("email", failures=1)
+    world.runtime.notifiers = [world.slack, mail]
+    world.change("POST /swaps", "open")
+    world.at(T0 + 60 * SECOND)
+    world.tick()  # Slack takes it, email fails
+    world.at(T0 + 70 * SECOND)
+    world.change("POST /swaps", "resolved")
+    world.at(T0 + 6 * 60 * SECOND)
+    assert world.tick() == [("POST /swaps", "resolved")]  # Slack's message is closed, not left open
+    assert [(e.subject(), e.status) for e, _ in mail.sent] == [("POST /swaps", "open"), ("POST /swaps", "open"),
+                                                               ("POST /swaps", "resolved")]  # fmt: skip

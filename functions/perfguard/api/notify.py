@@ -29,11 +29,14 @@ from perfguard.warehouse.sql import load_query
 
 log = logging.getLogger(__name__)
 ACTIVE = ("open", "investigating")
+# How long a change a channel has not taken is tried again at each tick (the bus also retries the event and
+# dead-letters it); older ones are left to the dead letters.
+RETRY_HORIZON = dt.timedelta(hours=1)
 
 
 def notify_alert(runtime: Runtime, message: Message) -> list[Delivery]:
     """An alert event: sent now to each channel that has not taken it yet, or, while its notification group's
-    timers hold it, left for the tick (perfguard.api.dispatch). A tick: the groups whose time has come."""
+    timers hold it, left for the tick (`dispatch`). A tick: the groups whose time has come."""
     timers = group_timers(runtime.settings)
     if "job" in message.data:
         return dispatch(runtime, runtime.clock()) if timers.grouping else []
@@ -58,7 +61,7 @@ def group_timers(settings: Settings) -> GroupTimers:
 def dispatch(runtime: Runtime, now: dt.datetime, event: AlertEvent | None = None) -> list[Delivery]:
     """Send every due group's pending changes (only `event`'s group when given), then the due reminders."""
     timers = group_timers(runtime.settings)
-    since = now - timers.memory() - dt.timedelta(minutes=5)
+    since = now - max(timers.memory(), RETRY_HORIZON)
     changes = runtime.warehouse.query(load_query("unsent_changes"), {"since": since})
     events = [(AlertEvent.from_message(row), set(filter(None, str(row["sent_to"]).split(",")))) for row in changes]
     groups = {e.id: _key(runtime, e) for e, _ in events}
@@ -69,10 +72,11 @@ def dispatch(runtime: Runtime, now: dt.datetime, event: AlertEvent | None = None
             pending[groups[change.id]].append(change)
     wanted = None if event is None else _key(runtime, event)
     deliveries: list[Delivery] = []
+    never_sent = {e.id for e, sent_to in events if e.status == "open" and not sent_to}
     for key, waiting in pending.items():
         if wanted in (None, key) and timers.due(min(e.changed_at for e in waiting), last_sent.get(key), now):
             log.info("notification group %s: %d change(s) due", describe(key), len(waiting))
-            deliveries += _flush(runtime, waiting)
+            deliveries += _flush(runtime, waiting, never_sent)
     if event is None and timers.repeat:
         deliveries += _reminders(runtime, now, timers, set(pending), last_sent)
     return deliveries
@@ -111,10 +115,10 @@ def _active(runtime: Runtime) -> list[AlertEvent]:
     return [AlertEvent.from_message(row) for row in runtime.warehouse.query(load_query("current_alerts"), params)]
 
 
-def _flush(runtime: Runtime, events: Sequence[AlertEvent]) -> list[Delivery]:
+def _flush(runtime: Runtime, events: Sequence[AlertEvent], never_sent: set[str]) -> list[Delivery]:
     """A due group's changes, oldest first; an alert that opened and closed before anything was sent for it
     is marked done instead (Alertmanager: resolved within group_wait, never notified)."""
-    moot = _moot(events)
+    moot = _moot(events) & never_sent
     deliveries: list[Delivery] = []
     for event in sorted(events, key=lambda e: (e.changed_at, e.id)):
         if event.id in moot:
