@@ -32,7 +32,9 @@ def store(tmp_path: Path) -> Iterator[DuckDBWarehouse]:
 
 
 def runtime_with(store: DuckDBWarehouse, *notifiers: RecordingNotifier, **settings: Any) -> Runtime:
-    return Runtime(Settings(**IMMEDIATE, **settings), store, MemoryBus(), KeyRing([]), clock=lambda: T0, notifiers=list(notifiers))
+    return Runtime(
+        Settings(**IMMEDIATE, **settings), store, MemoryBus(), KeyRing([]), clock=lambda: T0, notifiers=list(notifiers)
+    )
 
 
 def change(

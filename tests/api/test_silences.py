@@ -62,7 +62,9 @@ class World:
 def world(tmp_path: Path) -> Iterator[World]:
     store = embedded_store(tmp_path / "s.duckdb")
     clock, slack, hook = Clock(), RecordingNotifier("slack"), RecordingNotifier("webhook")
-    runtime = Runtime(Settings(data_dir=str(tmp_path), **IMMEDIATE), store, MemoryBus(), KEYS, clock=clock, notifiers=[slack, hook])
+    runtime = Runtime(
+        Settings(data_dir=str(tmp_path), **IMMEDIATE), store, MemoryBus(), KEYS, clock=clock, notifiers=[slack, hook]
+    )
     yield World(runtime, clock, slack, hook)
     store.close()
 

@@ -134,7 +134,11 @@ def test_numeric_tag_values_are_stored_as_text() -> None:
 REJECTIONS: list[tuple[str, dict[str, Any], str]] = [
     ("unknown metric_type", {"metric_type": "latency"}, "unknown metric_type 'latency' (use one of: api_latency, "),
     ("missing metric_type", {"metric_type": ...}, "metric_type is required"),
-    ("unknown unit", {"unit": "seconds"}, "unknown unit 'seconds' (use one of: ms, bytes, percentage, cycles, count, days)"),
+    (
+        "unknown unit",
+        {"unit": "seconds"},
+        "unknown unit 'seconds' (use one of: ms, bytes, percentage, cycles, count, days)",
+    ),
     ("missing unit", {"unit": ...}, "unit is required"),
     ("unit not fitting", {"unit": "bytes"}, "unit 'bytes' does not fit metric_type 'api_latency' (use ms)"),
     (

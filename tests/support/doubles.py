@@ -12,7 +12,6 @@ from perfguard.notify.port import AlertEvent, Delivery
 from perfguard.warehouse.duckdb_warehouse import DuckDBWarehouse
 from perfguard.warehouse.schema import default_schemas_dir, load_tables, load_views
 
-
 # Notification group timers off: each alert event is delivered as it arrives. Tests of other notification
 # behaviour use it; tests/api/test_grouping.py tests the timers.
 IMMEDIATE: dict[str, Any] = {"group_wait_seconds": 0, "group_interval_seconds": 0, "repeat_interval_seconds": 0}
