@@ -219,3 +219,17 @@ def test_the_investigation_and_a_detectors_recommendations_are_shown(guidance: G
     body = email_content(event, guidance).body
     assert "  - Worst release: 1.4.2" in body and "  - swap_quote is an update call" in body
     assert "alice@example.com" not in text + body  # other context keys never reach a channel
+
+
+def test_a_canister_spike_shows_its_methods_new_module_and_advice(guidance: Guidance) -> None:
+    spike = {
+        "methods": [{"method": "swap", "share": 0.93, "recent_calls_per_day": 9e3}, {"method": "quote", "share": 0.07}],
+        "deploys": [{"at": "2026-11-25T08:58:00+00:00", "module_hash": "a1b2c3d4e5f6a7b8c9d0"}],
+        "recommendations": [{"rule": "update_only_reads", "severity": "medium",
+                             "message": "quote is an update call that reads only: make it a query", "evidence": {}}],
+    }  # fmt: skip
+    event = alert_event(rule="canister_cycles_spike", context={**alert_event().context, **spike})
+    text = json.dumps(slack_message(event, guidance).blocks, ensure_ascii=False)
+    assert "Methods behind it: swap (93% of the increase), quote (7% of the increase)" in text
+    assert "Deploys in the window: module a1b2c3d4e5f6 (installed by 2026-11-25 08:58 UTC)" in text
+    assert "quote is an update call that reads only: make it a query" in text

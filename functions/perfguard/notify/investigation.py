@@ -20,6 +20,9 @@ def investigation(event: AlertEvent) -> list[str]:
     """The investigation context as lines: worst slices, deploys in the window, related open alerts."""
     context = event.context
     lines = [_slice_line(name, rows, unit_of(event)) for name, rows in _mapping(context.get("worst_slices")).items()]
+    methods = [m for m in _list(context.get("methods")) if isinstance(m, Mapping) and m.get("method")]
+    if methods:
+        lines.append("Methods behind it: " + ", ".join(_method(m) for m in methods[:3]))
     deploys = [d for d in _list(context.get("deploys")) if isinstance(d, Mapping)]
     if deploys:
         lines.append("Deploys in the window: " + ", ".join(_deploy(d) for d in deploys))
@@ -33,7 +36,8 @@ def investigation(event: AlertEvent) -> list[str]:
 
 def suggestions(event: AlertEvent, guidance: Guidance) -> list[str]:
     """A detector's own recommendations (with their numbers) first, then the runbook's optimizations."""
-    own = [str(item) for item in _list(event.context.get("recommendations")) if str(item).strip()]
+    own = [_advice(item) for item in _list(event.context.get("recommendations"))]
+    own = [item for item in own if item.strip()]
     merged = list(dict.fromkeys([*own, *guidance.optimizations]))
     return [_cut(item) for item in merged[:MAX_SUGGESTIONS]]
 
@@ -50,11 +54,28 @@ def _slice_line(attribute: str, rows: object, unit: str) -> str:
 
 
 def _deploy(deploy: Mapping[str, Any]) -> str:
+    """A release first seen (incident context) or a canister's new module hash (the canister poller)."""
     try:
-        first = when(dt.datetime.fromisoformat(str(deploy.get("first_seen"))))
+        first = when(dt.datetime.fromisoformat(str(deploy.get("first_seen") or deploy.get("at"))))
     except ValueError:
         first = "?"
-    return f"{deploy.get('release')} (first seen {first})"
+    if deploy.get("release"):
+        return f"{deploy.get('release')} (first seen {first})"
+    return f"module {str(deploy.get('module_hash') or '?')[:12]} (installed by {first})"
+
+
+def _method(method: Mapping[str, Any]) -> str:
+    share = method.get("share")
+    if isinstance(share, int | float):
+        return f"{method.get('method')} ({share:.0%} of the increase)"
+    return str(method.get("method"))
+
+
+def _advice(item: object) -> str:
+    """A recommendation: text, or a detector's {message, ...} (its numbers are in the message)."""
+    if isinstance(item, Mapping):
+        return str(item.get("message") or "")
+    return str(item)
 
 
 def _number(value: object) -> float | None:

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from perfguard.notify.port import AlertEvent, Delivery
+from perfguard.notify.runbook import runbook_path
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,6 @@ class LocalSinkNotifier:
             event.subject(),
             value,
             event.threshold_value,
-            event.context.get("runbook", "-"),
+            runbook_path(event.rule, event.context),
         )
         return Delivery(self.name, True, reference=str(self._path))
