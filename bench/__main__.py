@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import bench_alert_latency, bench_ingest, bench_rules, bench_summary
+from bench import (
+    bench_alert_latency,
+    bench_canisters,
+    bench_firebase_import,
+    bench_ingest,
+    bench_rules,
+    bench_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench_summary.run(sizes.summary_rows, 100_000, sizes.summary_repeats, None)
     bench_rules.run(sizes.rules_hours, 1000, 5 if sizes is FULL else 2)
     bench_alert_latency.main(["--trials", "1" if sizes is QUICK else "5"])
+    bench_canisters.run(100, 2 if sizes is QUICK else 5, 5 if sizes is QUICK else 21)
+    bench_firebase_import.run(*((9_500, 500, 100_000) if sizes is QUICK else (950_000, 50_000, 10_000_000)))
     sys.stdout.flush()  # the client benchmark writes to the same stdout from its own process
     code = run_client_bench(sizes.client_calls)
     print(f"all benchmarks done in {time.perf_counter() - started:.0f} s")

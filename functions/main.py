@@ -15,7 +15,9 @@ from perfguard import runtime
 from perfguard.api import (
     alert_status,
     alerting,
+    canisters,
     escalation,
+    firebase_import,
     ingest,
     kpi_status,
     maintenance,
@@ -131,6 +133,18 @@ def remediate_alert(event: CloudEvent) -> None:
 
 
 @functions_framework.cloud_event
+def import_firebase(event: CloudEvent) -> None:
+    """Pub/Sub: the five-minute import tick; imports what the Firebase BigQuery exports added since the last run."""
+    handle_event(event.data, lambda message: firebase_import.import_firebase(runtime.current(), message))
+
+
+@functions_framework.cloud_event
 def enforce_retention(event: CloudEvent) -> None:
     """Pub/Sub (local stack only): the daily retention job."""
     handle_event(event.data, lambda _message: maintenance.enforce_retention(runtime.current()))
+
+
+@functions_framework.cloud_event
+def poll_canisters(event: CloudEvent) -> None:
+    """Pub/Sub: the one-minute canister poll tick; reads every configured ICP canister."""
+    handle_event(event.data, lambda message: canisters.poll_canisters(runtime.current(), message))

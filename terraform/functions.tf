@@ -50,10 +50,42 @@ locals {
     } : name => value if value != ""
   }
 
+  # Where the ICP agent reaches the canisters (the canister list is the canisters secret).
+  canister_environment = {
+    PERFGUARD_ICP_REPLICA_URL = var.icp.replica_url
+    PERFGUARD_ICP_METRICS_URL = var.icp.metrics_url
+  }
+
+  # What import_firebase reads (the same datasets iam.tf lets the poller read); empty values keep the defaults.
+  firebase_environment = {
+    for name, value in {
+      PERFGUARD_FIREBASE_PROJECT             = var.firebase_exports.project
+      PERFGUARD_FIREBASE_CRASHLYTICS_DATASET = var.firebase_exports.crashlytics_dataset
+      PERFGUARD_FIREBASE_SESSIONS_DATASET    = var.firebase_exports.sessions_dataset
+      PERFGUARD_FIREBASE_PERFORMANCE_DATASET = var.firebase_exports.performance_dataset
+      PERFGUARD_FIREBASE_ANALYTICS_DATASET   = var.firebase_exports.analytics_dataset
+      PERFGUARD_FIREBASE_APP_IDS             = join(",", var.firebase_exports.app_ids)
+    } : name => value if value != ""
+  }
+
+  # The cycles top-up's funding and caps (remediate_alert); without a wallet the action is unavailable.
+  top_up_environment = {
+    for name, value in {
+      PERFGUARD_TOPUP_WALLET_CANISTER          = var.cycles_top_up.wallet_canister
+      PERFGUARD_TOPUP_AMOUNT_CYCLES            = format("%d", var.cycles_top_up.amount_cycles)
+      PERFGUARD_TOPUP_MAX_CYCLES_PER_DAY       = format("%d", var.cycles_top_up.max_cycles_per_day)
+      PERFGUARD_TOPUP_MAX_PER_CANISTER_PER_DAY = format("%d", var.cycles_top_up.max_per_canister_per_day)
+    } : name => value if value != ""
+  }
+
   # Settings only one role's functions need, by service account (iam.tf).
   role_environment = {
-    notifier   = local.notification_environment
-    remediator = local.remediation_environment
+    notifier = local.notification_environment
+    remediator = merge(
+      local.remediation_environment, local.canister_environment, local.top_up_environment,
+      { for name, value in { PERFGUARD_SLACK_CHANNEL = var.slack_channel } : name => value if value != "" },
+    )
+    poller = merge(local.canister_environment, local.firebase_environment)
   }
 
   # Secrets are files: secret <name> (secrets.tf) is mounted at /etc/perfguard/<name>/<file>, and the

@@ -79,6 +79,20 @@ locals {
     remediator = {
       "roles/bigquery.dataEditor" = ["remediation_actions"]
     }
+    # poll_canisters appends canister snapshots and insights (and reads them back: history, recent insights),
+    # ingests its derived rows (ingest_metrics.sql: performance_metrics and the rollups), reads the canister
+    # call records among the metrics, and appends/reads its spike alerts (recent_alerts.sql on the view).
+    # import_firebase (same account) reads and appends its watermarks, crash events and cluster snapshots,
+    # journey steps and A/B exposures, ingests the session / crash / performance rows and KPI gauges, and
+    # reads the alerts it raised (firebase_raised_alerts.sql on the table); the exports are read per dataset
+    # (firebase_export_reader below).
+    poller = {
+      "roles/bigquery.dataEditor" = [
+        "canister_snapshots", "canister_insights", "performance_metrics", "metric_rollups_1m", "performance_alerts",
+        "firebase_import_state", "crash_events", "crash_clusters", "journey_events", "ab_exposures",
+      ]
+      "roles/bigquery.dataViewer" = ["performance_alerts_current"]
+    }
     # The read API serves every table and view.
     api = {
       "roles/bigquery.dataViewer" = local.bigquery_objects
@@ -108,6 +122,7 @@ locals {
     ingest    = ["metrics-ingested"]
     evaluator = ["performance-alerts"]
     responder = ["performance-alerts"]
+    poller    = ["performance-alerts"] # poll_canisters' cycles spike alerts (record_alert_changes)
   }
 
   topic_grants = merge([
@@ -175,11 +190,14 @@ resource "google_bigquery_table_iam_member" "role" {
 # The one dataset-wide write grant, and why: BigQueryWarehouse.ingest_metrics loads each batch into a
 # staging table it creates (and deletes) in this dataset, and creating a table is checked on the dataset.
 # dataEditor cannot change the dataset's access (not an admin role). It goes away when staging tables move
-# to a dataset of their own (see docs/deploy.md, "Least privilege").
+# to a dataset of their own (see docs/deploy.md, "Least privilege"). The accounts whose functions ingest:
+# record_performance_metric, and the poller's canister poll and Firebase import (their derived rows).
 resource "google_bigquery_dataset_iam_member" "ingest_staging" {
+  for_each = toset(["ingest", "poller"])
+
   dataset_id = google_bigquery_dataset.perfguard.dataset_id
   role       = "roles/bigquery.dataEditor"
-  member     = "serviceAccount:${google_service_account.role["ingest"].email}"
+  member     = "serviceAccount:${google_service_account.role[each.key].email}"
 }
 
 # Read access to the Firebase BigQuery exports for the import (issue 6). These datasets belong to Firebase,

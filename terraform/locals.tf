@@ -262,6 +262,36 @@ locals {
       timeout_seconds = 120
       max_instances   = 1
       concurrency     = 1
+      # The cycles top-up: which canister, signed by whom, and its Slack notice.
+      secrets = ["canisters", "icp_identity_pem", "slack_bot_token", "slack_webhook_url"]
+    }
+    # Every minute: each canister of canisters_file read over the network (canister_status through the ICP
+    # agent, its /metrics page), canister_poll_concurrency at a time, each call within
+    # canister_poll_timeout_seconds (bench/bench_canisters.py: 100 canisters answering in 100 ms take ~1 s);
+    # then three small queries (7 h of snapshots of these canisters, an hour of their call records, recent
+    # insights) and a few appends. One instance handling one tick at a time: two polls of the same minute
+    # would both append snapshots. 120 s covers a poll where many canisters time out.
+    poll_canisters = {
+      account         = "poller"
+      memory          = "512Mi"
+      cpu             = "1"
+      timeout_seconds = 120
+      max_instances   = 1
+      concurrency     = 1
+      secrets         = ["canisters", "icp_identity_pem"]
+    }
+    # Every 5 minutes: per export table a few queries over its streaming table's last 2 h (the daily tables at
+    # most hourly, 3 days back), anti-joined on perfguard's own partitions, then a few appends and the
+    # ingest of the new session rows (~2k a run at 1 M sessions a day). One instance handling one tick at a
+    # time: two runs in parallel would both read past the same watermark (harmless, ids dedupe, but paid
+    # twice). 540 s leaves room for the hourly daily-table pass after an outage; 1 GiB for the session rows.
+    import_firebase = {
+      account         = "poller"
+      memory          = "1Gi"
+      cpu             = "1"
+      timeout_seconds = 540
+      max_instances   = 1
+      concurrency     = 1
       secrets         = []
     }
   }

@@ -19,16 +19,16 @@ locals {
     }
     slack_bot_token = {
       secret_id   = "perfguard-slack-bot-token"
-      description = "Slack bot token (xoxb-..., chat:write) of the perfguard Slack app: notify_alert and the Cloud Monitoring Slack channel."
-      readers     = ["notifier"]
+      description = "Slack bot token (xoxb-..., chat:write) of the perfguard Slack app: notify_alert, the cycles top-up's notice and the Cloud Monitoring Slack channel."
+      readers     = ["notifier", "remediator"]
       optional    = true
       environment = "PERFGUARD_SLACK_BOT_TOKEN_FILE"
       file        = "slack-bot-token"
     }
     slack_webhook_url = {
       secret_id   = "perfguard-slack-webhook-url"
-      description = "Slack incoming webhook URL: notify_alert's Slack channel when there is no bot token."
-      readers     = ["notifier"]
+      description = "Slack incoming webhook URL: notify_alert's Slack channel (and the cycles top-up's notice) when there is no bot token."
+      readers     = ["notifier", "remediator"]
       optional    = true
       environment = "PERFGUARD_SLACK_WEBHOOK_URL_FILE"
       file        = "slack-webhook-url"
@@ -49,6 +49,27 @@ locals {
       optional    = true
       environment = "PERFGUARD_SMTP_PASSWORD_FILE"
       file        = "smtp-password"
+    }
+    # The canisters poll_canisters reads and the cycles top-up funds (canisters_file, docs/canisters.md): a
+    # file, and a function's only place for a file it may change without a deployment is a mounted secret.
+    # PERFGUARD_CANISTERS_FILE is the setting itself (a path), like api_keys_file.
+    canisters = {
+      secret_id   = "perfguard-canisters"
+      description = "The ICP canisters perfguard polls and may top up: the YAML of canisters_file (docs/canisters.md)."
+      readers     = ["poller", "remediator"]
+      optional    = true
+      environment = "PERFGUARD_CANISTERS_FILE"
+      file        = "canisters.yaml"
+    }
+    # The identity the ICP agent signs with: a controller of the canisters for canister_status, and of the
+    # funding wallet for top-ups. Without it the agent is anonymous (status through a blackhole canister).
+    icp_identity_pem = {
+      secret_id   = "perfguard-icp-identity"
+      description = "PEM of the ICP identity poll_canisters and the cycles top-up sign with (docs/canisters.md)."
+      readers     = ["poller", "remediator"]
+      optional    = true
+      environment = "PERFGUARD_ICP_IDENTITY_PEM_FILE"
+      file        = "identity.pem"
     }
   }
 

@@ -80,13 +80,13 @@ variable "extra_notification_channels" {
 }
 
 variable "mounted_secrets" {
-  description = "The optional secrets of secrets.tf that have a version in Secret Manager, so the functions that read them mount them: any of slack_bot_token, slack_webhook_url, slack_signing_secret, smtp_password. Mounting a secret without a version fails the deployment, so add the version first (docs/deploy.md). An unlisted secret's setting stays empty: that channel (or the Slack buttons) is off. Names, not values."
+  description = "The optional secrets of secrets.tf that have a version in Secret Manager, so the functions that read them mount them: any of slack_bot_token, slack_webhook_url, slack_signing_secret, smtp_password, canisters, icp_identity_pem. Mounting a secret without a version fails the deployment, so add the version first (docs/deploy.md). An unlisted secret's setting stays empty: that channel (or the Slack buttons) is off. Names, not values."
   type        = set(string)
   default     = []
 
   validation {
-    condition     = alltrue([for name in var.mounted_secrets : contains(["slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"], name)])
-    error_message = "mounted_secrets may name only slack_bot_token, slack_webhook_url, slack_signing_secret and smtp_password (api_keys is always mounted)."
+    condition     = alltrue([for name in var.mounted_secrets : contains(["slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password", "canisters", "icp_identity_pem"], name)])
+    error_message = "mounted_secrets may name only slack_bot_token, slack_webhook_url, slack_signing_secret, smtp_password, canisters and icp_identity_pem (api_keys is always mounted)."
   }
 }
 
@@ -242,6 +242,41 @@ variable "canisters" {
   }
 }
 
+variable "icp" {
+  description = "Where poll_canisters and the cycles top-up reach the canisters: the ICP API boundary the agent calls, and the URL of a canister's Prometheus page ({canister_id} is filled in). The canister list is the canisters secret."
+  type = object({
+    replica_url = optional(string, "https://icp-api.io")
+    metrics_url = optional(string, "https://{canister_id}.raw.icp0.io/metrics")
+  })
+  default = {}
+
+  validation {
+    condition     = startswith(var.icp.replica_url, "https://") && startswith(var.icp.metrics_url, "https://")
+    error_message = "icp.replica_url and icp.metrics_url must be https:// URLs."
+  }
+}
+
+variable "cycles_top_up" {
+  description = "The cycles_top_up remediation action (it acts only when remediation_mode is on): the cycles wallet canister that funds it (empty: the action is unavailable), the cycles one top-up sends, and its caps."
+  type = object({
+    wallet_canister          = optional(string, "")
+    amount_cycles            = optional(number, 5000000000000)
+    max_cycles_per_day       = optional(number, 20000000000000)
+    max_per_canister_per_day = optional(number, 2)
+  })
+  default = {}
+
+  validation {
+    condition     = var.cycles_top_up.wallet_canister == "" || can(regex("^[a-z0-9]{5}(-[a-z0-9]{5}){3}-[a-z0-9]{3}$", var.cycles_top_up.wallet_canister))
+    error_message = "cycles_top_up.wallet_canister must be a canister principal such as rrkah-fqaaa-aaaaa-aaaaq-cai, or empty."
+  }
+
+  validation {
+    condition     = var.cycles_top_up.amount_cycles > 0 && var.cycles_top_up.max_cycles_per_day >= var.cycles_top_up.amount_cycles && var.cycles_top_up.max_per_canister_per_day >= 1
+    error_message = "cycles_top_up needs amount_cycles > 0, max_cycles_per_day >= amount_cycles and max_per_canister_per_day >= 1."
+  }
+}
+
 variable "kpi_targets" {
   description = "KPI targets (DESIGN.md). perfguard reads p95_latency_ms today (PERFGUARD_LATENCY_THRESHOLD_MS); the others are fixed in perfguard.domain.kpi until they become settings, and are rejected here if changed, so no one believes a target is in force when it is not."
   type = object({
@@ -273,13 +308,14 @@ variable "kpi_targets" {
 }
 
 variable "firebase_exports" {
-  description = "The Firebase BigQuery export datasets the import (poller) service account may read; an empty name is skipped. project defaults to project_id. See docs/deploy.md, 'Firebase exports'."
+  description = "The Firebase BigQuery export datasets the import (poller) service account may read and import_firebase imports; an empty name is skipped (the import keeps its default name, and GA4 stays off). project defaults to project_id; app_ids are the package / bundle ids to import (empty: the setting's default). See docs/deploy.md, 'Firebase exports'."
   type = object({
     project             = optional(string, "")
     crashlytics_dataset = optional(string, "")
     sessions_dataset    = optional(string, "")
     performance_dataset = optional(string, "")
     analytics_dataset   = optional(string, "")
+    app_ids             = optional(list(string), [])
   })
   default = {}
 }

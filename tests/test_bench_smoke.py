@@ -38,6 +38,10 @@ def test_quick_run_prints_every_figure() -> None:
         "RESULT rules distinct: 100 rules",
         "RESULT rules packaged:",
         "parity: ",
+        "RESULT canisters poll 100 x 100 ms",
+        "RESULT canisters parse /metrics",
+        "RESULT firebase import one day:",
+        "RESULT scan firebase_ga4_journeys",
     ):
         assert line in output, f"missing {line!r} in:\n{output[-3000:]}"
     if (ROOT / "bench" / "bench_client.py").exists():
@@ -45,3 +49,5 @@ def test_quick_run_prints_every_figure() -> None:
     # Correctness of what was measured, not speed: every acknowledged record is counted back.
     assert output.count("failed requests 0: OK") == 2, output[-3000:]
     assert "counting 200,000 records: OK" in output, output[-3000:]
+    assert " 0 of 100 canisters had an error" in output, output[-3000:]
+    assert "RESULT firebase re-import: " in output and " 0 new metrics, 0 new crash events" in output

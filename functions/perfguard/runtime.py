@@ -103,12 +103,16 @@ RULE_OVERRIDES = {
 
 
 def checked_files(settings: Settings) -> list[ThresholdRule]:
-    """Read the rules and, when remediation is on, its catalog at start, so a bad file stops the start rather
-    than the first evaluation or alert; the rules, for the runtime."""
+    """Read the rules, the remediation catalog (when remediation is on) and the canisters file at start, so a
+    bad file stops the start rather than the first evaluation, alert or poll; the rules, for the runtime."""
     if settings.remediation_mode != "off":
         from perfguard.api.remediation import load_catalog
 
         load_catalog(settings.remediation_catalog_file)
+    if settings.canisters_file:
+        from perfguard.api.canisters import load_canisters
+
+        load_canisters(settings.canisters_file)
     return load_threshold_rules(settings)
 
 

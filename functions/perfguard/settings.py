@@ -150,17 +150,45 @@ class Settings:
         "", "URL the webhook remediation actions post to; empty makes those actions unavailable."
     )
     rules_file: str = _setting("", "YAML file of the threshold rules; empty uses the packaged perfguard/rules.yaml.")
-    remediation_mode: str = _setting(
-        "off", "Automated remediation: off, dry_run (decide and record, act on nothing) or on."
+    canisters_file: str = _setting(
+        "", "YAML file of the ICP canisters poll_canisters reads (docs/canisters.md); empty polls none."
     )
-    remediation_catalog_file: str = _setting(
-        "", "YAML catalog of the allowed remediation actions; empty uses the packaged perfguard/remediation.yaml."
+    icp_replica_url: str = _setting("https://icp-api.io", "ICP API boundary (or local replica) the agent calls.")
+    icp_metrics_url: str = _setting(
+        "https://{canister_id}.raw.icp0.io/metrics", "URL of a canister's Prometheus page; {canister_id} is filled in."
     )
-    remediation_max_per_hour: int = _setting(6, "Most remediation actions run (or dry-run) in any hour, all actions.")
-    remediation_webhook_url: str = _setting(
-        "", "URL the webhook remediation actions post to; empty makes those actions unavailable."
+    icp_identity_pem: str = _setting(
+        "", "PEM of the identity the agent signs with (a controller, for canister_status); empty is anonymous."
     )
-    rules_file: str = _setting("", "YAML file of the threshold rules; empty uses the packaged perfguard/rules.yaml.")
+    canister_poll_timeout_seconds: float = _setting(5.0, "Timeout of each call to one canister (status, metrics).")
+    canister_poll_concurrency: int = _setting(16, "Canisters read at the same time by one poll.")
+    canister_spike_factor: float = _setting(3.0, "Burn above this many times the canister's baseline is a spike.")
+    canister_spike_min_cycles_per_day: int = _setting(
+        100_000_000_000, "Smallest burn increase (cycles/day) that counts as a spike."
+    )
+    canister_runway_days: float = _setting(30.0, "Runway (days) under which a canister gets top-up advice.")
+    topup_wallet_canister: str = _setting(
+        "", "Cycles wallet that funds top-ups (wallet_send128); empty makes the top-up action unavailable."
+    )
+    topup_amount_cycles: int = _setting(5_000_000_000_000, "Cycles one top-up sends.")
+    topup_max_cycles_per_day: int = _setting(20_000_000_000_000, "Most cycles top-ups send in 24 hours, all canisters.")
+    topup_max_per_canister_per_day: int = _setting(2, "Most top-ups of one canister in 24 hours.")
+    firebase_project: str = _setting("", "Project of the Firebase export datasets; empty is gcp_project.")
+    firebase_app_ids: tuple[str, ...] = _setting(
+        ("com.example.market",), "App ids (package / bundle ids) whose Firebase exports are imported (comma-separated)."
+    )
+    firebase_crashlytics_dataset: str = _setting("firebase_crashlytics", "Dataset of the Crashlytics export.")
+    firebase_sessions_dataset: str = _setting("firebase_sessions", "Dataset of the Firebase sessions export.")
+    firebase_performance_dataset: str = _setting("firebase_performance", "Dataset of the Performance export.")
+    firebase_analytics_dataset: str = _setting(
+        "", "Dataset of the GA4 export (analytics_<property id>); empty imports no GA4 events."
+    )
+    crash_velocity_percent: float = _setting(
+        1.0, "A crash cluster's share of sessions (%) in the velocity window that raises crash_cluster_velocity."
+    )
+    crash_velocity_min_users: int = _setting(25, "Fewest users a crash cluster must hit in the velocity window.")
+    crash_velocity_window_minutes: int = _setting(30, "Window of the crash cluster velocity alert, in minutes.")
+    swap_sla_minutes: int = _setting(30, "A swap journey succeeds when it completes within this many minutes.")
 
     def data_path(self) -> Path:
         """The data directory as a Path."""
@@ -293,6 +321,7 @@ def _check(settings: Settings) -> None:
     _check_escalation(settings)
     _check_fatigue(settings)
     _check_remediation(settings)
+    _check_canisters(settings)
 
 
 def _check_escalation(settings: Settings) -> None:
@@ -338,3 +367,12 @@ def _check_remediation(settings: Settings) -> None:
     url = settings.remediation_webhook_url
     if url and not url.startswith(("https://", "http://")):
         raise ConfigError(f"setting 'remediation_webhook_url' must be an http(s):// URL, got {url!r}")
+
+
+def _check_canisters(settings: Settings) -> None:
+    for name in ("canister_poll_timeout_seconds", "canister_poll_concurrency", "canister_spike_factor",
+                 "topup_amount_cycles", "topup_max_cycles_per_day", "topup_max_per_canister_per_day"):  # fmt: skip
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting '{name}' must be positive, got {getattr(settings, name)}")
+    if "{canister_id}" not in settings.icp_metrics_url:
+        raise ConfigError("setting 'icp_metrics_url' must contain {canister_id}")

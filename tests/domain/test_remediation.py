@@ -69,12 +69,16 @@ def test_the_catalog_parses_with_its_matchers_and_cooldown() -> None:
     assert page.cooldown == dt.timedelta(0) and page.on.rules == page.on.severities == frozenset()
 
 
-def test_the_packaged_catalog_is_valid_and_binds_nothing_but_critical_latency() -> None:
+def test_the_packaged_catalog_binds_the_hint_to_critical_latency_and_the_top_up_to_runway() -> None:
     text = resources.files("perfguard").joinpath("remediation.yaml").read_text(encoding="utf-8")
-    (action,) = parse_catalog(text, "remediation.yaml")
-    assert action.name == "scale_out_hint" and action.type == "webhook"
-    assert chosen_actions([action], ALERT) == [action]
-    assert chosen_actions([action], dataclasses.replace(ALERT, severity="high")) == []
+    actions = {action.name: action for action in parse_catalog(text, "remediation.yaml")}
+    assert set(actions) == {"scale_out_hint", "cycles_top_up"}
+    hint, top_up = actions["scale_out_hint"], actions["cycles_top_up"]
+    assert (hint.type, top_up.type) == ("webhook", "cycles_top_up")
+    assert chosen_actions(list(actions.values()), ALERT) == [hint]
+    assert chosen_actions([hint], dataclasses.replace(ALERT, severity="high")) == []
+    runway = dataclasses.replace(ALERT, rule="canister_cycles_runway", severity="high")
+    assert chosen_actions(list(actions.values()), runway) == [top_up]
 
 
 @pytest.mark.parametrize(

@@ -45,3 +45,15 @@ def test_a_bad_rules_file_stops_the_stack_at_start(tmp_path: Path) -> None:
     stack = LocalStack(Settings(data_dir=str(tmp_path), rules_file=str(rules)), port=0)
     with pytest.raises(ConfigError, match="rule"):
         stack.start()
+
+
+def test_a_bad_canisters_file_stops_the_stack_at_start(tmp_path: Path) -> None:
+    from perfguard.errors import ConfigError
+    from perfguard.local.stack import LocalStack
+    from perfguard.settings import Settings
+
+    canisters = tmp_path / "canisters.yaml"
+    canisters.write_text("canisters: [{name: ledger}]\n", encoding="utf-8")
+    stack = LocalStack(Settings(data_dir=str(tmp_path), canisters_file=str(canisters)), port=0)
+    with pytest.raises(ConfigError, match="canisters.yaml"):
+        stack.start()

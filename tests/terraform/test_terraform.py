@@ -359,7 +359,10 @@ def test_every_secret_is_a_file_setting_mounted_by_the_functions_that_read_it(co
         assert secret["environment"] == f"PERFGUARD_{name.upper()}_FILE", name
         assert name in fields or f"{name}_file" in fields, f"secret {name} feeds no Settings field"
         assert secret["optional"] is (name != "api_keys"), name
-    assert set(secrets) == {"api_keys", "slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password"}
+    assert set(secrets) == {
+        "api_keys", "slack_bot_token", "slack_webhook_url", "slack_signing_secret", "smtp_password", "canisters",
+        "icp_identity_pem",
+    }  # fmt: skip
     condition = single_block(config.variables["mounted_secrets"], "validation")["condition"]
     assert set(re.findall(r'"(\w+)"', condition)) == {name for name, s in secrets.items() if s["optional"]}
 
@@ -387,10 +390,17 @@ def test_functions_mount_only_secrets_their_account_may_read_and_every_grant_is_
     assert functions["slack_actions"]["secrets"] == ["slack_signing_secret"]
     assert set(functions["notify_alert"]["secrets"]) == {"slack_bot_token", "slack_webhook_url", "smtp_password"}
     assert secrets["slack_signing_secret"]["readers"] == ["responder"], "only slack_actions verifies Slack requests"
-    assert config.locals["role_environment"] == {
-        "notifier": "${local.notification_environment}",
-        "remediator": "${local.remediation_environment}",
-    }
+    assert set(config.locals["role_environment"]) == {"notifier", "remediator", "poller"}
+    assert config.locals["role_environment"]["notifier"] == "${local.notification_environment}"
+    assert config.locals["role_environment"]["poller"] == (
+        "${merge(local.canister_environment, local.firebase_environment)}"
+    )
+    # The canisters and the identity: only what polls them and what tops them up.
+    for secret in ("canisters", "icp_identity_pem"):
+        assert secrets[secret]["readers"] == ["poller", "remediator"], secret
+    assert set(functions["remediate_alert"]["secrets"]) == {
+        "canisters", "icp_identity_pem", "slack_bot_token", "slack_webhook_url",
+    }  # fmt: skip
 
 
 @needs_terraform
@@ -431,6 +441,9 @@ def test_each_function_starts_with_its_settings_and_secrets(tmp_path: Path, moun
             assert settings.smtp_from == example["smtp_from"] and settings.smtp_to == tuple(example["smtp_to"])
             assert settings.alert_webhook_urls == tuple(example["alert_webhook_urls"])
             assert settings.runbook_base_url == example["runbook_base_url"]
+        elif function == "remediate-on-alert":  # the cycles top-up's Slack notice: the channel, nothing else
+            assert settings.slack_channel == example["slack_channel"] and not settings.smtp_host
+            assert not any(k.startswith(("PERFGUARD_SMTP", "PERFGUARD_ALERT")) for k in environment)
         else:  # where alerts go is the notifier's business only
             settings_of_notifier = ("PERFGUARD_SMTP", "PERFGUARD_SLACK", "PERFGUARD_ALERT", "PERFGUARD_RUNBOOK")
             assert not any(k.startswith(settings_of_notifier) and not k.endswith("_FILE") for k in environment)
@@ -658,7 +671,9 @@ def test_the_alert_roles_have_exactly_their_grants(config: Config) -> None:
     # remediator: remediate_alert (perfguard.api.remediation) reads and appends its audit rows, nothing else.
     assert roles["remediator"] == {"roles/bigquery.dataEditor": ["remediation_actions"]}
     assert "remediator" not in topics and project["remediator"] == ["roles/bigquery.jobUser"]
-    assert not any("remediator" in accounts for accounts in readers.values()), "the remediator reads no secret"
+    # The remediator reads the canisters, the ICP identity and Slack's (the top-up's notice), nothing else.
+    remediator_reads = {name for name, accounts in readers.items() if "remediator" in accounts}
+    assert remediator_reads == {"canisters", "icp_identity_pem", "slack_bot_token", "slack_webhook_url"}
     assert {name for name, spec in functions.items() if spec["account"] == "remediator"} == {"remediate_alert"}
     # Every account that reads or writes a table can run the query jobs that do it.
     for account in roles:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from werkzeug.wrappers import Request, Response
 
+from perfguard.api import kpi_canisters, kpi_mobile
 from perfguard.api.auth import READ
 from perfguard.api.responses import json_response
 from perfguard.domain.kpi import Reading, dashboard
@@ -20,6 +21,8 @@ def get_kpi_status(runtime: Runtime, request: Request) -> Response:
     now = runtime.clock()
     window = dt.timedelta(minutes=runtime.settings.kpi_window_minutes)
     readings = {"api_latency_p95": _latency(runtime, now - window, now)}
+    readings.update(kpi_canisters.readings(runtime, now - window, now))
+    readings.update(kpi_mobile.readings(runtime, now - window, now))
     body = dashboard(runtime.kpis(), readings)
     return json_response(
         {"generated_at": format_rfc3339(now), "window_minutes": runtime.settings.kpi_window_minutes, **body}

@@ -23,6 +23,7 @@ from typing import Any
 
 import urllib3
 
+from perfguard.api import topup
 from perfguard.bus.cloudevent import Message
 from perfguard.domain import remediation as domain
 from perfguard.errors import ConfigError
@@ -59,7 +60,12 @@ def remediate_alert(runtime: Runtime, message: Message, policy: RetryPolicy = PO
     verdicts = domain.decide(
         actions, alert, history, settings.remediation_mode, _available(settings), settings.remediation_max_per_hour, now
     )
-    rows = [_carry_out(verdict, event, settings, policy, now) for verdict in verdicts]
+    rows = [
+        topup.carry_out(runtime, verdict, event, now)
+        if verdict.action.type == topup.ACTION_TYPE
+        else _carry_out(verdict, event, settings, policy, now)
+        for verdict in verdicts
+    ]
     if rows:
         runtime.warehouse.append_rows(TABLE, rows)
     return rows
@@ -86,7 +92,8 @@ def _facts(event: AlertEvent) -> domain.AlertFacts:
 
 def _available(settings: Settings) -> frozenset[str]:
     """The action types that can run with these settings."""
-    return frozenset({"webhook"} if settings.remediation_webhook_url else ())
+    webhook = {"webhook"} if settings.remediation_webhook_url else set()
+    return frozenset(webhook | ({topup.ACTION_TYPE} if topup.available(settings) else set()))
 
 
 def _carry_out(

@@ -26,7 +26,7 @@ import yaml
 
 from perfguard.errors import ConfigError
 
-ACTION_TYPES = frozenset({"webhook"})
+ACTION_TYPES = frozenset({"webhook", "cycles_top_up"})  # cycles_top_up: perfguard.api.topup
 ALERT_TYPES = frozenset({"threshold_exceeded", "trend_degradation", "anomaly_detected"})
 SEVERITIES = frozenset({"low", "medium", "high", "critical"})
 OFF, DRY_RUN, ON = "off", "dry_run", "on"

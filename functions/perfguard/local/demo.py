@@ -21,6 +21,8 @@ from typing import Any
 import urllib3
 
 from perfguard.client import PerfguardClient
+from perfguard.firebase.demo import DemoFirebase, start_demo_firebase
+from perfguard.local.demo_canisters import DemoCanisters, start_demo_canisters
 
 log = logging.getLogger(__name__)
 BACKFILL = dt.timedelta(minutes=20)
@@ -66,6 +68,8 @@ class DemoMarketplace:
         self._ids = itertools.count()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._canisters: DemoCanisters | None = None
+        self._firebase: DemoFirebase | None = None
 
     def start(self, duration: float | None = None, on_finish: Callable[[], None] | None = None) -> None:
         """Backfill history, then start sending live traffic."""
@@ -77,8 +81,14 @@ class DemoMarketplace:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
+        if self._canisters is not None:
+            self._canisters.stop()
+        if self._firebase is not None:
+            self._firebase.stop()
 
     def _run(self, duration: float | None, on_finish: Callable[[], None] | None) -> None:
+        self._canisters = start_demo_canisters()  # simulated ICP canisters; marketplace.swap spikes
+        self._firebase = start_demo_firebase()  # simulated Firebase exports; a crash cluster spikes
         now = dt.datetime.now(dt.UTC)
         for shift in (dt.timedelta(days=7), dt.timedelta(days=1), dt.timedelta(0)):
             self._backfill(now - shift, baseline=shift > dt.timedelta(0))

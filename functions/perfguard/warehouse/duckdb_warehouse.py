@@ -108,6 +108,18 @@ class DuckDBWarehouse:
             finally:
                 self._writer.unregister("rows_to_append")
 
+    def insert_arrow(self, table_ref: str, data: pa.Table) -> None:
+        """Insert an Arrow table (nested columns included) into any table, matching columns by name; for the
+        Firebase export tables the embedded stack fills itself (`schema.table`, not perfguard's own)."""
+        with self._write_lock:
+            self._writer.register("arrow_to_insert", data)
+            try:
+                self._writer.execute(f"INSERT INTO {table_ref} BY NAME SELECT * FROM arrow_to_insert")
+            except duckdb.Error as exc:
+                raise WarehouseError(f"inserting {data.num_rows} rows into {table_ref} failed: {exc}") from exc
+            finally:
+                self._writer.unregister("arrow_to_insert")
+
     def delete_before(self, table: str, cutoff: dt.datetime) -> int:
         """Delete rows whose partition field is before `cutoff` (DuckDB has no partition expiration)."""
         field = self._table(table).partition_field
