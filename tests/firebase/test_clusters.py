@@ -11,6 +11,8 @@ from perfguard.api.alerting import ALERTS_TOPIC
 from perfguard.api.firebase_import import import_firebase
 from perfguard.bus.memory import MemoryBus
 from perfguard.firebase.generator import LUMPED_ISSUE, SPIKE_KIND, Generator, Profile, Spike
+from perfguard.notify.investigation import investigation
+from perfguard.notify.port import AlertEvent
 from perfguard.runtime import Runtime
 from tests.firebase.conftest import T0, Clock
 from tests.firebase.loading import load
@@ -70,14 +72,15 @@ def test_a_spike_raises_the_velocity_alert_with_stack_and_devices(runtime: Runti
     assert context["top_frames"][:2] == [f"{f} {s}" for f, s, _ in SPIKE_KIND.frames]
     assert set(context["breakdown"]) == {"device_model", "os_version", "memory", "process_state"}
     assert sum(context["breakdown"]["process_state"].values()) == context["events"]
-    # What Slack and email show first (perfguard.notify.investigation reads `recommendations`).
-    stack, where, first_step = context["recommendations"]
-    assert (
-        stack == "Stack (first in-app frames): checkout_page.dart CheckoutPage.build <- price_format.dart formatPrice"
-    )
-    assert where.startswith("Where: devices ") and "memory" in where
+    (first_step,) = context["recommendations"]
     assert first_step.startswith("Halt the rollout of 2.4.0")
     published = [m for m in bus.on(ALERTS_TOPIC) if m["id"] == velocity[0]]
     assert [(m["status"], m["rule"]) for m in published] == [("open", "crash_cluster_velocity")]
+    # What Slack and email show (perfguard.notify.investigation reads top_frames and breakdown).
+    stack, where = investigation(AlertEvent.from_message(published[0]))[:2]
+    assert stack == (
+        "Stack (first in-app frames): checkout_page.dart CheckoutPage.build <- price_format.dart formatPrice"
+    )
+    assert where.startswith("Where: devices ") and "memory" in where
     clock.now = T0 + dt.timedelta(minutes=5)
     assert [a for a in import_firebase(runtime)["alerts"] if a.startswith("crash_cluster_velocity_")] == []

@@ -141,8 +141,8 @@ def _alert_row(d: Detection, cluster: Mapping[str, Any], now: dt.datetime) -> di
         "top_frames": stack,
         "breakdown": cluster.get("breakdown", {}),
         "unit": "%" if d.rule == VELOCITY else "events",
-        # Shown first in Slack / email (perfguard.notify.investigation reads `recommendations`).
-        "recommendations": _lines(d, stack, cluster.get("breakdown", {})),
+        # Slack and email show top_frames and breakdown under Investigation and this first (perfguard.notify).
+        "recommendations": [_first_step(d)],
     }
     return {
         "id": d.alert_id(),
@@ -161,28 +161,13 @@ def _alert_row(d: Detection, cluster: Mapping[str, Any], now: dt.datetime) -> di
     }
 
 
-def _lines(d: Detection, stack: Sequence[str], breakdown: Mapping[str, Mapping[str, int]]) -> list[str]:
-    """What the message shows first: the stack, where it crashes, and the first thing to do."""
-    lines = [f"Stack (first in-app frames): {' <- '.join(stack[:3])}"] if stack else []
-    shares = [_top_share(name, breakdown.get(key, {})) for key, name in _DIMENSIONS]
-    lines.append("Where: " + "; ".join(share for share in shares if share))
+def _first_step(d: Detection) -> str:
+    """The first thing to do about the cluster."""
     first_step = {
         VELOCITY: f"Halt the rollout of {d.app_version} or switch the feature off, then fix the top frame.",
         NEW: "Triage the top frame; several clusters with one issue_id are Dart errors lumped under FlutterError.",
     }
-    lines.append(first_step.get(d.rule, f"Check the fix for this crash made it into {d.app_version}."))
-    return lines
-
-
-_DIMENSIONS = (("device_model", "devices"), ("os_version", "OS"), ("memory", "memory"), ("process_state", "state"))
-
-
-def _top_share(name: str, values: Mapping[str, int]) -> str:
-    total = sum(values.values())
-    if not total:
-        return ""
-    top = sorted(values.items(), key=lambda item: -item[1])[:2]
-    return f"{name} " + ", ".join(f"{value} {count / total:.0%}" for value, count in top)
+    return first_step.get(d.rule, f"Check the fix for this crash made it into {d.app_version}.")
 
 
 def _text(value: Any) -> str | None:

@@ -1,5 +1,6 @@
-"""The investigation an alert message shows: the worst slices, deploys and related alerts its context holds,
-and a detector's recommendations ahead of the runbook's optimizations. Only these named keys are read, each
+"""The investigation an alert message shows: the worst slices, deploys and related alerts its context holds (and
+a crash cluster's top frames and breakdown, a canister spike's methods), and a detector's recommendations
+ahead of the runbook's optimizations. Only these named keys are read, each
 value cut short (see perfguard.notify.message)."""
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ from perfguard.notify.runbook import Guidance
 
 MAX_LINE = 160  # an investigation line points at the evidence; the alert's context holds the rest
 MAX_SUGGESTIONS = 5
+# A crash cluster's breakdown (perfguard.firebase.clusters): its keys and how a message names them.
+BREAKDOWN = (("device_model", "devices"), ("os_version", "OS"), ("memory", "memory"), ("process_state", "state"))
 
 
 def investigation(event: AlertEvent) -> list[str]:
     """The investigation context as lines: worst slices, deploys in the window, related open alerts."""
     context = event.context
     lines = [_slice_line(name, rows, unit_of(event)) for name, rows in _mapping(context.get("worst_slices")).items()]
+    frames = [str(frame) for frame in _list(context.get("top_frames"))][:3]
+    if frames:
+        lines.append("Stack (first in-app frames): " + " <- ".join(frames))
+    where = [_top_share(label, _mapping(_mapping(context.get("breakdown")).get(key))) for key, label in BREAKDOWN]
+    if any(where):
+        lines.append("Where: " + "; ".join(share for share in where if share))
     methods = [m for m in _list(context.get("methods")) if isinstance(m, Mapping) and m.get("method")]
     if methods:
         lines.append("Methods behind it: " + ", ".join(_method(m) for m in methods[:3]))
@@ -62,6 +71,16 @@ def _deploy(deploy: Mapping[str, Any]) -> str:
     if deploy.get("release"):
         return f"{deploy.get('release')} (first seen {first})"
     return f"module {str(deploy.get('module_hash') or '?')[:12]} (installed by {first})"
+
+
+def _top_share(label: str, counts: Mapping[str, Any]) -> str:
+    """`devices Pixel 7 60%, SM-A515F 25%`: the two largest values of one breakdown."""
+    numbers = {str(k): v for k, v in counts.items() if isinstance(v, int | float) and v > 0}
+    total = sum(numbers.values())
+    if not total:
+        return ""
+    top = sorted(numbers.items(), key=lambda item: -item[1])[:2]
+    return f"{label} " + ", ".join(f"{value} {count / total:.0%}" for value, count in top)
 
 
 def _method(method: Mapping[str, Any]) -> str:
