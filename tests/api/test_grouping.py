@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ from perfguard.api.notify import notify_alert
 from perfguard.bus.cloudevent import Message
 from perfguard.bus.memory import MemoryBus
 from perfguard.domain.timestamps import format_rfc3339
+from perfguard.notify.runbook import RunbookLibrary
+from perfguard.notify.slack import SlackNotifier
 from perfguard.runtime import Runtime
 from perfguard.settings import Settings
 from tests.support.doubles import RecordingNotifier, embedded_store
+from tests.support.slack_receiver import slack_receiver
 
 T0 = dt.datetime(2026, 11, 26, 10, 0, 5, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -166,3 +170,33 @@ def test_an_alert_a_channel_already_showed_gets_its_resolution_there(world: Worl
     assert world.tick() == [("POST /swaps", "resolved")]  # Slack's message is closed, not left open
     assert [(e.subject(), e.status) for e, _ in mail.sent] == [("POST /swaps", "open"), ("POST /swaps", "open"),
                                                                ("POST /swaps", "resolved")]  # fmt: skip
+
+
+def test_alerts_opened_together_make_one_slack_message_and_a_thread(world: World) -> None:
+    """The real slack-sdk against a local Slack API (tests/support/slack_receiver.py)."""
+    library = RunbookLibrary(Path(__file__).resolve().parents[2] / "runbooks", "")
+    with slack_receiver() as api:
+        world.runtime.notifiers = [
+            SlackNotifier(library.for_event, bot_token=api.token, channel="#alerts", api_url=api.api_url)
+        ]
+        for endpoint in ("POST /swaps", "GET /listings", "POST /offers"):
+            world.change(endpoint, "open")
+        world.at(T0 + 60 * SECOND)
+        world.tick()
+        ts = message_ts(world)  # alerts go out oldest first, then by id: GET /listings leads
+        posts = [call.payload() for call in api.of("chat.postMessage")]
+        assert [p.get("thread_ts") for p in posts] == [None, ts["GET /listings"], ts["GET /listings"]]
+        assert "3 alerts of p95_api_latency opened together" in json.dumps(posts[0]["blocks"])
+
+        world.at(T0 + 7 * 60 * SECOND)
+        world.change("POST /swaps", "resolved")
+        world.at(T0 + 13 * 60 * SECOND)
+        world.tick()
+        (update,) = [call.payload() for call in api.of("chat.update")]
+        assert update["ts"] == ts["POST /swaps"] != ts["GET /listings"]  # its own message in the thread
+
+
+def message_ts(world: World) -> dict[str, str]:
+    """Each alert's Slack message ts (alert ids are alrt_<rule>_<endpoint> here)."""
+    rows = world.runtime.warehouse.query("SELECT alert_id, reference FROM alert_notifications WHERE ok", {})
+    return {row["alert_id"].split("_", 5)[-1]: row["reference"].partition(":")[2] for row in rows}

@@ -119,13 +119,34 @@ def _flush(runtime: Runtime, events: Sequence[AlertEvent], never_sent: set[str])
     """A due group's changes, oldest first; an alert that opened and closed before anything was sent for it
     is marked done instead (Alertmanager: resolved within group_wait, never notified)."""
     moot = _moot(events) & never_sent
+    ordered = sorted(events, key=lambda e: (e.changed_at, e.id))
+    opening = [e for e in ordered if e.status == "open" and e.id not in moot]
     deliveries: list[Delivery] = []
-    for event in sorted(events, key=lambda e: (e.changed_at, e.id)):
+    thread = ""
+    for event in ordered:
         if event.id in moot:
             deliveries += _mark_moot(runtime, event)
-        else:
-            deliveries += deliver_event(runtime, event)
+            continue
+        if event.status == "open" and len(opening) > 1:
+            event = _grouped(event, len(opening), thread)
+        sent = deliver_event(runtime, event)
+        deliveries += sent
+        if not thread and event.status == "open":
+            thread = _slack_message_of(sent)
     return deliveries
+
+
+def _grouped(event: AlertEvent, size: int, thread: str) -> AlertEvent:
+    """An alert opened with others of its group: the first message says how many, the others go to its Slack
+    thread (`group_thread`, read by notify.slack), so a shared cause makes one message in the channel."""
+    extra: dict[str, Any] = {"group_size": size}
+    if thread:
+        extra["group_thread"] = thread
+    return dataclasses.replace(event, context={**event.context, **extra})
+
+
+def _slack_message_of(deliveries: Sequence[Delivery]) -> str:
+    return next((d.reference for d in deliveries if d.ok and d.channel == "slack" and ":" in d.reference), "")
 
 
 def _moot(events: Sequence[AlertEvent]) -> set[str]:

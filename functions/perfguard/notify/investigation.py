@@ -23,6 +23,10 @@ def investigation(event: AlertEvent) -> list[str]:
     """The investigation context as lines: worst slices, deploys in the window, related open alerts."""
     context = event.context
     lines = [_slice_line(name, rows, unit_of(event)) for name, rows in _mapping(context.get("worst_slices")).items()]
+    size = context.get("group_size")
+    if isinstance(size, int) and size > 1:
+        place = "the others in this message's thread" if context.get("group_thread") is None else "all in this thread"
+        lines.insert(0, f"{size} alerts of {event.rule} opened together ({place} on Slack)")
     frames = [str(frame) for frame in _list(context.get("top_frames"))][:3]
     if frames:
         lines.append("Stack (first in-app frames): " + " <- ".join(frames))

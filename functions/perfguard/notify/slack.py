@@ -87,7 +87,12 @@ class SlackNotifier:
     def _post(self, event: AlertEvent) -> Delivery:
         assert self._client is not None
         message = slack_message(event, self._guidance(event))
-        response = self._client.chat_postMessage(channel=self._channel, text=message.text, blocks=message.blocks)
+        # An alert opened with others of its group goes into the thread of the group's first message.
+        thread = message_reference(str(event.context.get("group_thread") or ""))
+        channel, thread_ts = thread if thread else (self._channel, None)
+        response = self._client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=message.text, blocks=message.blocks
+        )
         return Delivery(self.name, True, reference=f"{response['channel']}:{response['ts']}")
 
     def _update(self, event: AlertEvent, channel: str, ts: str) -> Delivery | None:
