@@ -105,3 +105,30 @@ def test_judge_matches_each_expected_alert_to_one_fired_alert() -> None:
     ]
     none = Expectation(dt.timedelta(seconds=90), "r", ())
     assert judge(none, [({"endpoint": "b"}, None)]) == ['at 90s, r: unexpected alert {endpoint="b"}']
+
+
+def test_group_by_labels_make_an_alert_per_label_value(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        """rules:
+  - {name: p95_by_platform, metric_type: api_latency, statistic: p95, comparator: ">", threshold: 2000,
+     windows: 3, min_samples: 5, severity: high, group: endpoint, group_by: [platform], runbook: p95_api_latency.md}
+""",
+        encoding="utf-8",
+    )
+    spec = tmp_path / "t.yaml"
+    spec.write_text(
+        """rule_files: [rules.yaml]
+tests:
+  - name: only android is slow
+    input_series:
+      - {series: 'api_latency{endpoint="POST /swaps", platform="android"}', values: '2500x5', counts: '6x5'}
+      - {series: 'api_latency{endpoint="POST /swaps", platform="ios"}', values: '300x5', counts: '6x5'}
+    alert_rule_test:
+      - eval_time: 3m
+        alertname: p95_by_platform
+        exp_alerts: [{exp_labels: {endpoint: 'POST /swaps {platform="android"}'}}]
+""",
+        encoding="utf-8",
+    )
+    result = run(str(spec))
+    assert result.returncode == 0, result.stdout + result.stderr

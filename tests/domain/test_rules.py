@@ -212,11 +212,13 @@ def test_an_slo_rule_with_its_burn_windows() -> None:
 def test_threshold_options_durations_and_matchers() -> None:
     entry = {**BASE, "comparator": "<", "threshold": 90, "resolve_threshold": 92, "window": "15m",
              "keep_firing_for": "10m", "no_data": "keep_last", "on_error": "alerting", "route": ["slack"],
-             "match": ['endpoint=~"kpi:.*"', 'platform!="web"'], "statistic": "mean"}  # fmt: skip
+             "match": ['endpoint=~"kpi:.*"', 'platform!="web"'], "statistic": "mean",
+             "group_by": ["platform"]}  # fmt: skip
     (rule,) = parse_rules(text(entry), "r.yaml")
     assert (rule.window, rule.keep_firing_for) == (dt.timedelta(minutes=15), dt.timedelta(minutes=10))
     assert (rule.recovery, rule.no_data, rule.on_error, rule.route) == (92.0, "keep_last", "alerting", ("slack",))
     assert [(m.label, m.op) for m in rule.match] == [("endpoint", "=~"), ("platform", "!=")]
+    assert rule.group_by == ("platform",)
     assert rule.lookback == (3 + 2) * dt.timedelta(minutes=15) + dt.timedelta(minutes=10)
 
 
@@ -234,6 +236,10 @@ def test_threshold_options_durations_and_matchers() -> None:
         ({"no_data": "ignore"}, "no_data", "must be one of"),
         ({"route": ["pager"]}, "route", "channels among"),
         ({"objective": 99.0}, "objective", "only rules of kind slo_burn_rate"),
+        ({"group_by": ["endpoint"]}, "group_by", "endpoint is always part of the group"),
+        ({"group_by": "platform"}, "group_by", "list of label names"),
+        ({"group_by": ["plat-form"]}, "group_by", "list of label names"),
+        ({"group_by": ["platform"], "group": "overall"}, "group_by", "use group endpoint"),
     ],
 )
 def test_invalid_options_name_the_field_and_the_problem(change: dict[str, Any], field: str, message: str) -> None:

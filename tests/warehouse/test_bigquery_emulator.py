@@ -262,6 +262,7 @@ def test_query_gives_the_numbers_of_duckdb(stores: Stores, case: str) -> None:
 
 WINDOW_RULES = {
     "one_minute_p95": ThresholdRule(),
+    "grouped_by_status_and_release": ThresholdRule(statistic="mean", group_by=("status", "release")),
     "five_minutes_matched_p99": ThresholdRule(
         statistic="p99", window=dt.timedelta(minutes=5), match=(Matcher("endpoint", "=~", "/api/.*"),)
     ),

@@ -249,3 +249,20 @@ def test_window_stats_buckets_windows_and_applies_the_rule_matchers(warehouse: D
     assert (overall["min"], overall["max"], overall["mean"]) == (100.0, 1000.0, pytest.approx(550.0))
     assert (later["count"], later["numerator"], later["denominator"]) == (5, 1, 2)  # region eu: records 10-14
     assert rows[("POST /swaps", T0)]["count"] == 5 and ("GET /list", T0 + 5 * MINUTE) in rows
+
+
+def test_window_stats_group_by_labels_split_each_endpoint(warehouse: DuckDBWarehouse) -> None:
+    records = [
+        metric("POST /swaps", float(v), T0 + dt.timedelta(seconds=i), f"g{i}", platform=p)
+        for i, (v, p) in enumerate([(100, "android"), (300, "android"), (900, "ios"), (50, "")])
+    ] + [metric("POST /swaps", 70.0, T0 + dt.timedelta(seconds=9), "g9")]  # no platform tag at all
+    ingest(warehouse, records)
+    rule = ThresholdRule(statistic="max", group_by=("platform",))
+    sql, sql_params = window_stats_query(rule, T0, T0 + dt.timedelta(hours=1))
+    got = {r["endpoint_or_operation"]: (r["count"], r["max"]) for r in warehouse.query(sql, sql_params)}
+    assert got == {
+        'POST /swaps {platform="android"}': (2, 300.0),
+        'POST /swaps {platform="ios"}': (1, 900.0),
+        'POST /swaps {platform=""}': (2, 70.0),  # an empty and a missing tag are the same group, as in Alertmanager
+        None: (5, 900.0),
+    }

@@ -33,6 +33,7 @@ from perfguard.domain.thresholds import (
 from perfguard.errors import ConfigError, ValidationError
 
 NAME = re.compile(r"[a-z0-9_]+")
+LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RUNBOOK = re.compile(r"[A-Za-z0-9_.-]+\.md")
 DURATION = re.compile(r"(\d+)([smhd])")
 MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(.*)"\s*')
@@ -44,7 +45,8 @@ CHANNELS = ("slack", "email", "webhook", "local")
 REQUIRED = ("name", "metric_type", "severity")
 THRESHOLD_REQUIRED = ("statistic", "comparator", "threshold", "windows", "min_samples")
 OPTIONAL = (
-    "kind", "statistic", "comparator", "threshold", "windows", "min_samples", "group", "runbook", "description",
+    "kind", "statistic", "comparator", "threshold", "windows", "min_samples", "group", "group_by", "runbook",
+    "description",
     "match", "numerator", "denominator", "window", "resolve_threshold", "keep_firing_for", "no_data", "on_error",
     "route", "unit", "objective", "burn_windows", "trend", "anomaly",
 )  # fmt: skip
@@ -113,6 +115,7 @@ def _build(entry: Mapping[Any, Any], name: str, kind: str, fail: Fail) -> Thresh
         severity=_choice(entry, "severity", SEVERITIES, fail),
         comparator=">" if is_slo else choice("comparator", COMPARATORS, ">"),
         group=choice("group", GROUPS, "overall" if is_slo else "endpoint_and_overall"),
+        group_by=_labels(entry, "group_by", fail),
         runbook=_text(entry, "runbook", fail) if "runbook" in entry else f"{name}.md",
         description=_text(entry, "description", fail, empty=True) if "description" in entry else "",
         match=_matchers(entry, "match", fail),
@@ -149,6 +152,8 @@ def _checked(rule: ThresholdRule, fail: Fail) -> ThresholdRule:
         raise fail(
             "resolve_threshold", f"must be {side} the threshold ({rule.threshold:g}) to resolve later than it fires"
         )
+    if rule.group_by and rule.group == "overall":
+        raise fail("group_by", "splits endpoints into groups: use group endpoint or endpoint_and_overall")
     if rule.window.total_seconds() % 60 or 86400 % rule.window.total_seconds():
         raise fail("window", "must be whole minutes that divide a day (1m, 5m, 15m, 1h, ...)")
     return rule
@@ -276,6 +281,15 @@ def _spec_value(field: str, key: str, value: object, default: object, fail: Fail
 
 def _bad(value: object) -> Any:
     raise ValueError(f"not a valid value: {value!r}")
+
+
+def _labels(entry: Mapping[Any, Any], field: str, fail: Fail) -> tuple[str, ...]:
+    items = entry.get(field, [])
+    if not isinstance(items, list) or not all(isinstance(i, str) and LABEL.fullmatch(i) for i in items):
+        raise fail(field, f"must be a list of label names (tags such as platform, or outcome, release), got {items!r}")
+    if "endpoint" in items:
+        raise fail(field, "endpoint is always part of the group; list the other labels")
+    return tuple(items)
 
 
 def _route(entry: Mapping[Any, Any], fail: Fail) -> tuple[str, ...]:

@@ -86,6 +86,7 @@ class ThresholdRule:
     severity: str = "high"
     comparator: str = ">"  # one of COMPARATORS
     group: str = "endpoint_and_overall"  # one of GROUPS
+    group_by: tuple[str, ...] = ()  # labels (tags, outcome, ...) that split each endpoint into groups of its own
     runbook: str = "p95_api_latency.md"  # a file name in runbooks/
     description: str = ""
     statistic: str = "p95"  # one of STATISTICS

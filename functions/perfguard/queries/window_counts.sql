@@ -4,7 +4,7 @@
 -- and denominator are replaced as in window_stats.sql.
 WITH selected AS (
   SELECT
-    endpoint_or_operation,
+    endpoint_or_operation /* group */ AS endpoint_or_operation,
     TIMESTAMP_ADD(TIMESTAMP '1970-01-01 00:00:00+00',
                   INTERVAL DIV(UNIX_MICROS(timestamp), @window_us) * @window_us MICROSECOND) AS minute,
     value,

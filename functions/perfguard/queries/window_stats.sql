@@ -3,10 +3,10 @@
 -- Windows are @window_us microseconds long, aligned on the Unix epoch. perfguard.warehouse.window_stats replaces the
 -- three TRUE placeholders marked selector, numerator and denominator with the rule's label matchers (values
 -- passed as parameters), so a rules file cannot inject SQL. `numerator` and `denominator` count the rows of a
--- ratio's two sides.
+-- ratio's two sides. A rule's `group_by` labels join the endpoint in its group (the expression marked group).
 WITH selected AS (
   SELECT
-    endpoint_or_operation,
+    endpoint_or_operation /* group */ AS endpoint_or_operation,
     TIMESTAMP_ADD(TIMESTAMP '1970-01-01 00:00:00+00',
                   INTERVAL DIV(UNIX_MICROS(timestamp), @window_us) * @window_us MICROSECOND) AS minute,
     value,

@@ -29,7 +29,8 @@ COUNTED = ("count", "rate", "ratio")  # statistics window_counts.sql serves with
 
 def selector_key(rule: ThresholdRule) -> tuple[Any, ...]:
     """Rules with the same key read the same rows: one query serves them all."""
-    return (rule.metric_type, rule.match, rule.numerator, rule.denominator, rule.window, rule.statistic in COUNTED)
+    return (rule.metric_type, rule.match, rule.numerator, rule.denominator, rule.window, rule.statistic in COUNTED,
+            rule.group_by)  # fmt: skip
 
 
 def window_stats_query(rule: ThresholdRule, start: dt.datetime, end: dt.datetime) -> tuple[str, dict[str, Any]]:
@@ -42,7 +43,22 @@ def window_stats_query(rule: ThresholdRule, start: dt.datetime, end: dt.datetime
         "window_us": int(rule.window.total_seconds()) * 1_000_000,
     }
     matchers = dict(zip(PLACEHOLDERS, (rule.match, rule.numerator, rule.denominator), strict=True))
+    sql = sql.replace("endpoint_or_operation /* group */", group_expression(rule.group_by))
     return with_matchers(sql, matchers, params), params
+
+
+def group_expression(labels: Sequence[str]) -> str:
+    """The endpoint, followed by `{label="value", ...}` of the rule's group_by labels (validated names)."""
+    if not labels:
+        return "endpoint_or_operation"
+    parts = [
+        f"'{', ' if i else ' {'}{label}=\"', COALESCE({_column(label)}, ''), '\"'" for i, label in enumerate(labels)
+    ]
+    return "CONCAT(endpoint_or_operation, " + ", ".join(parts) + ", '}')"
+
+
+def _column(label: str) -> str:
+    return COLUMNS.get(label, f"JSON_VALUE(tags, '$.{label}')")
 
 
 def with_matchers(sql: str, matchers: Mapping[str, Sequence[Matcher]], params: dict[str, Any]) -> str:
@@ -60,7 +76,7 @@ def _predicate(prefix: str, matchers: Sequence[Matcher], params: dict[str, Any])
 
 
 def _condition(name: str, matcher: Matcher, params: dict[str, Any]) -> str:
-    column = COLUMNS.get(matcher.label, f"JSON_VALUE(tags, '$.{matcher.label}')")
+    column = _column(matcher.label)
     value = f"COALESCE({column}, '')"
     if matcher.op in (EQUAL, NOT_EQUAL):
         params[name] = matcher.value
