@@ -64,13 +64,19 @@ def minutes(warehouse: Warehouse, breach: Breach, end: dt.datetime) -> list[dict
 def worst_slices(warehouse: Warehouse, breach: Breach, end: dt.datetime) -> dict[str, list[dict[str, Any]]]:
     """Per attribute with two values or more, its worst values by mean (in the rule's direction)."""
     params: dict[str, Any] = {"metric_type": breach.rule.metric_type, "start": end - SPAN, "end": end,
-                              "endpoint": breach.endpoint_or_operation}  # fmt: skip
+                              "endpoint": _endpoint(breach)}  # fmt: skip
     sql = with_matchers(load_query("incident_slices"), {"selector": breach.rule.match}, params)
     by_attribute: dict[str, list[Mapping[str, Any]]] = {}
     for row in warehouse.query(sql, params):
         if int(row["count"]) >= MIN_SLICE_RECORDS:
             by_attribute.setdefault(row["attribute"], []).append(row)
     return {name: _worst(breach.rule, rows) for name, rows in sorted(by_attribute.items()) if len(rows) >= 2}
+
+
+def _endpoint(breach: Breach) -> str | None:
+    """The endpoint of the alert's group, without its group_by labels (the slices compare those values)."""
+    group = breach.endpoint_or_operation
+    return group.split(" {", 1)[0] if group and breach.rule.group_by else group
 
 
 def _worst(rule: ThresholdRule, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
