@@ -16,10 +16,9 @@ import math
 
 from perfguard.domain.canister_report import Report
 from perfguard.domain.canister_status import CanisterStatus
-from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
+from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit, derived_metric
 
 SOURCE = "canister_poller"
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MAX_RUNWAY_DAYS = 36_500.0  # an idle canister's runway is "forever": stored as 100 years, never inf
 _OUTCOMES = {"ok": Outcome.OK, "error": Outcome.ERROR, "timeout": Outcome.TIMEOUT}
 
@@ -71,17 +70,6 @@ def _row(
     # looks for a stored id at the batch's timestamps) skips it.
     at = at.replace(second=0, microsecond=0)
     minute = int(at.timestamp()) // 60
-    return PerformanceMetric(
-        id=f"canister_{canister_id}_{measure}_{minute}",
-        metric_type=metric_type,
-        endpoint_or_operation=name,
-        value=value,
-        unit=unit,
-        percentile=None,
-        timestamp_us=(at - EPOCH) // dt.timedelta(microseconds=1),
-        tags={"canister_id": canister_id, "measure": measure, **(extra or {})},
-        outcome=outcome,
-        source=SOURCE,
-        release=None,
-        environment=environment,
-    )
+    tags = {"canister_id": canister_id, "measure": measure, **(extra or {})}
+    return derived_metric(f"canister_{canister_id}_{measure}_{minute}", metric_type, name, value, unit, at, tags,
+                          source=SOURCE, environment=environment, outcome=outcome)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -80,3 +81,25 @@ def outcome_from_tags(tags: dict[str, str]) -> Outcome:
     if code.isascii() and code.isdigit() and int(code) >= 500:
         return Outcome.ERROR
     return Outcome.OK
+
+
+def derived_metric(
+    id: str,
+    metric_type: MetricType,
+    endpoint_or_operation: str,
+    value: float,
+    unit: Unit,
+    at: dt.datetime,
+    tags: dict[str, str],
+    *,
+    source: str,
+    environment: str,
+    outcome: Outcome = Outcome.OK,
+    release: str | None = None,
+) -> PerformanceMetric:
+    """A record perfguard derives itself (the canister poller, the Firebase import) rather than receives:
+    built directly, since its fields are right by construction; a naive `at` is UTC."""
+    moment = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    stamp = int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    return PerformanceMetric(id, metric_type, endpoint_or_operation, value, unit, None, stamp, tags, outcome, source,
+                             release, environment)  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
+from perfguard.domain.metric import MetricType, PerformanceMetric, Unit, derived_metric
 from perfguard.firebase.exports import SESSIONS, app_tables
 from perfguard.firebase.sessions import SOURCE
 from perfguard.firebase.templates import render, source_ref
@@ -69,18 +69,6 @@ def _row(
         "day": day.isoformat(),
         "sample_size": str(total),
     }
-    micros = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp()) * 1_000_000
-    return PerformanceMetric(
-        f"fb_{name}_{day:%Y%m%d}_{app}_{platform}_{version}",
-        MetricType.CRASH_RATE,
-        name,
-        100.0 * (1 - crashed / total),
-        Unit.PERCENTAGE,
-        None,
-        micros,
-        tags,
-        Outcome.OK,
-        SOURCE,
-        None,
-        runtime.settings.environment,
-    )
+    return derived_metric(f"fb_{name}_{day:%Y%m%d}_{app}_{platform}_{version}", MetricType.CRASH_RATE, name,
+                          100.0 * (1 - crashed / total), Unit.PERCENTAGE, dt.datetime.combine(day, dt.time(), dt.UTC),
+                          tags, source=SOURCE, environment=runtime.settings.environment)  # fmt: skip

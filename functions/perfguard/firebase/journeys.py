@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from perfguard.domain.funnel import Event, FunnelResult, FunnelSpec, funnel
-from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
+from perfguard.domain.metric import MetricType, PerformanceMetric, Unit, derived_metric
 from perfguard.firebase.sessions import SOURCE
 from perfguard.runtime import Runtime
 from perfguard.warehouse.sql import load_query
@@ -70,7 +70,6 @@ def swap_kpis(runtime: Runtime, start: dt.datetime, end: dt.datetime, now: dt.da
 def gauge_rows(runtime: Runtime, kpis: SwapKpis, now: dt.datetime) -> list[PerformanceMetric]:
     """The contract's kpi: gauge rows (one per computation minute), for the values that exist."""
     minute = now.strftime("%Y%m%d%H%M")
-    micros = int(now.timestamp()) * 1_000_000 + now.microsecond
     rows = []
     settled = kpis.within_sla.converted + sum(kpis.within_sla.dropped_after)
     for name, value, unit, sample in (
@@ -79,22 +78,8 @@ def gauge_rows(runtime: Runtime, kpis: SwapKpis, now: dt.datetime) -> list[Perfo
     ):
         if value is not None:
             tags = {"journey": SWAP, "measure": name, "sample_size": str(sample)}
-            rows.append(
-                PerformanceMetric(
-                    f"kpi_{name}_{minute}",
-                    MetricType.USER_JOURNEY,
-                    f"kpi:{name}",
-                    value,
-                    unit,
-                    None,
-                    micros,
-                    tags,
-                    Outcome.OK,
-                    SOURCE,
-                    None,
-                    runtime.settings.environment,
-                )
-            )
+            rows.append(derived_metric(f"kpi_{name}_{minute}", MetricType.USER_JOURNEY, f"kpi:{name}", value, unit,
+                                       now, tags, source=SOURCE, environment=runtime.settings.environment))  # fmt: skip
     return rows
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
+from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit, derived_metric
 from perfguard.firebase.exports import ExportTable
 from perfguard.firebase.templates import render, source_ref
 from perfguard.runtime import Runtime
@@ -114,21 +114,6 @@ def _record(
     tags: dict[str, str],
     outcome: Outcome = Outcome.OK,
 ) -> PerformanceMetric:
-    at: dt.datetime = row["event_timestamp"]
-    moment = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-    micros = int(moment.timestamp()) * 1_000_000 + moment.microsecond
-    release = tags.get("app_version")
-    return PerformanceMetric(
-        id_,
-        metric_type,
-        endpoint,
-        value,
-        unit,
-        None,
-        micros,
-        tags,
-        outcome,
-        SOURCE,
-        release,
-        runtime.settings.environment,
-    )
+    return derived_metric(id_, metric_type, endpoint, value, unit, row["event_timestamp"], tags, source=SOURCE,
+                          environment=runtime.settings.environment, outcome=outcome,
+                          release=tags.get("app_version"))  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
+from perfguard.domain.metric import MetricType, PerformanceMetric, Unit, derived_metric
 from perfguard.domain.retention_cohort import D1, WEEK4, Retention, cohorts, retention
 from perfguard.firebase.exports import GA4, ExportTable, ga4_shard
 from perfguard.firebase.sessions import SOURCE
@@ -45,7 +45,6 @@ def compute(runtime: Runtime, existing: frozenset[str], today: dt.date) -> tuple
 
 def gauge_rows(runtime: Runtime, d1: Retention, week4: Retention, now: dt.datetime) -> list[PerformanceMetric]:
     """`kpi:d1_retention` and `kpi:retention_4w` rows (one per day), for the values that exist."""
-    micros = int(now.timestamp()) * 1_000_000 + now.microsecond
     rows = []
     for name, value in (("d1_retention", d1), ("retention_4w", week4)):
         percent = value.percent()
@@ -53,20 +52,7 @@ def gauge_rows(runtime: Runtime, d1: Retention, week4: Retention, now: dt.dateti
             continue
         days = f"{value.cohort_days[0]}..{value.cohort_days[-1]}"
         tags = {"measure": name, "sample_size": str(value.users), "cohort_days": days}
-        rows.append(
-            PerformanceMetric(
-                f"kpi_{name}_{now:%Y%m%d}",
-                MetricType.USER_JOURNEY,
-                f"kpi:{name}",
-                percent,
-                Unit.PERCENTAGE,
-                None,
-                micros,
-                tags,
-                Outcome.OK,
-                SOURCE,
-                None,
-                runtime.settings.environment,
-            )
-        )
+        rows.append(derived_metric(f"kpi_{name}_{now:%Y%m%d}", MetricType.USER_JOURNEY, f"kpi:{name}", percent,
+                                   Unit.PERCENTAGE, now, tags, source=SOURCE,
+                                   environment=runtime.settings.environment))  # fmt: skip
     return rows

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
+from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit, derived_metric
 from perfguard.firebase.exports import ExportTable
 from perfguard.firebase.templates import render, source_ref
 from perfguard.runtime import Runtime
@@ -85,22 +85,11 @@ def session_metric(
     runtime: Runtime, id_: str, event: str, at: dt.datetime, app: str, platform: str, version: str | None
 ) -> PerformanceMetric:
     """One crash_rate count row of the contract."""
-    moment = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
     tags = {"event": event, "app": app, "platform": platform, "app_version": version or "unknown"}
-    return PerformanceMetric(
-        id_,
-        MetricType.CRASH_RATE,
-        ENDPOINT,
-        1.0,
-        Unit.COUNT,
-        None,
-        _micros(moment),
-        tags,
-        Outcome.ERROR if event == FATAL_CRASH else Outcome.OK,
-        SOURCE,
-        f"{app}@{version}" if version else None,
-        runtime.settings.environment,
-    )
+    return derived_metric(id_, MetricType.CRASH_RATE, ENDPOINT, 1.0, Unit.COUNT, at, tags, source=SOURCE,
+                          environment=runtime.settings.environment,
+                          outcome=Outcome.ERROR if event == FATAL_CRASH else Outcome.OK,
+                          release=f"{app}@{version}" if version else None)  # fmt: skip
 
 
 def _micros(moment: dt.datetime) -> int:
