@@ -37,6 +37,9 @@ _ARROW_TYPES = {
 }
 
 
+ARROW_ROWS = "arrow_rows"  # the name an Arrow table being inserted is registered under
+
+
 class DuckDBWarehouse:
     """The warehouse port on a DuckDB file (or `:memory:`)."""
 
@@ -99,26 +102,25 @@ class DuckDBWarehouse:
         names = [name for name in spec.column_names() if any(name in row for row in rows)]
         data = pa.Table.from_pylist([{name: _cell(row.get(name)) for name in names} for row in rows])
         columns = ", ".join(f'"{name}"' for name in names)
-        with self._write_lock:
-            self._writer.register("rows_to_append", data)
-            try:
-                self._writer.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM rows_to_append')
-            except duckdb.Error as exc:
-                raise WarehouseError(f"appending {len(rows)} rows to {table} failed: {exc}") from exc
-            finally:
-                self._writer.unregister("rows_to_append")
+        sql = f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM {ARROW_ROWS}'
+        self._insert(data, sql, f"appending {len(rows)} rows to {table}")
 
     def insert_arrow(self, table_ref: str, data: pa.Table) -> None:
         """Insert an Arrow table (nested columns included) into any table, matching columns by name; for the
         Firebase export tables the embedded stack fills itself (`schema.table`, not perfguard's own)."""
+        sql = f"INSERT INTO {table_ref} BY NAME SELECT * FROM {ARROW_ROWS}"
+        self._insert(data, sql, f"inserting {data.num_rows} rows into {table_ref}")
+
+    def _insert(self, data: pa.Table, sql: str, what: str) -> None:
+        """Run `sql` (an INSERT reading ARROW_ROWS) with `data` registered under that name."""
         with self._write_lock:
-            self._writer.register("arrow_to_insert", data)
+            self._writer.register(ARROW_ROWS, data)
             try:
-                self._writer.execute(f"INSERT INTO {table_ref} BY NAME SELECT * FROM arrow_to_insert")
+                self._writer.execute(sql)
             except duckdb.Error as exc:
-                raise WarehouseError(f"inserting {data.num_rows} rows into {table_ref} failed: {exc}") from exc
+                raise WarehouseError(f"{what} failed: {exc}") from exc
             finally:
-                self._writer.unregister("arrow_to_insert")
+                self._writer.unregister(ARROW_ROWS)
 
     def delete_before(self, table: str, cutoff: dt.datetime) -> int:
         """Delete rows whose partition field is before `cutoff` (DuckDB has no partition expiration)."""
