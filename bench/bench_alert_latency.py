@@ -64,8 +64,10 @@ def run(trials: int) -> list[float]:
             "PERFGUARD_SLACK_BOT_TOKEN": slack.token,
             "PERFGUARD_SLACK_CHANNEL": "#alerts",
             "PERFGUARD_SLACK_API_URL": slack.api_url,
-            # The path itself, without Alertmanager's group_wait (30 s by default, ended by the next tick).
+            # The path itself, without Alertmanager's timers: group_wait (30 s by default, ended by the next
+            # tick) and group_interval (5 min; every trial's alert is of the same rule, so of one group).
             "PERFGUARD_GROUP_WAIT_SECONDS": "0",
+            "PERFGUARD_GROUP_INTERVAL_SECONDS": "0",
         }
         stack = start_stack(Path(data), env)
         try:

@@ -16,9 +16,11 @@ from werkzeug.wrappers import Request
 
 from perfguard.api.alerting import check_thresholds, evaluate_thresholds, record_alert_changes
 from perfguard.api.auth import ADMIN, KeyRing, key
+from perfguard.api.rule_evaluation import evaluate_rules
 from perfguard.bus.cloudevent import Message
 from perfguard.bus.memory import MemoryBus
 from perfguard.domain.metric import MetricType, Outcome, PerformanceMetric, Unit
+from perfguard.domain.thresholds import ThresholdRule
 from perfguard.errors import WarehouseError
 from perfguard.runtime import Runtime, load_threshold_rules
 from perfguard.settings import Settings
@@ -171,3 +173,20 @@ def test_alert_types_follow_the_rule_kind(world: World) -> None:
     types = {(row["rule"], row["alert_type"]) for row in changes}
     assert ("p95_api_latency_trend", "trend_degradation") in types
     assert ("p95_api_latency", "threshold_exceeded") in types
+
+
+def test_rules_reading_one_selector_share_one_query_with_the_percentiles_some_need(world: World) -> None:
+    world.warehouse.store.ingest_metrics(latency(2600.0, START, 6), START)
+    queries: list[str] = []
+    real_query = world.warehouse.query
+
+    def counting(sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        queries.append(sql)
+        return real_query(sql, params)
+
+    world.warehouse.query = counting  # type: ignore[method-assign]
+    p95 = ThresholdRule()
+    count = dataclasses.replace(p95, name="too_few", statistic="count", comparator="<", threshold=5.0)
+    (fast, slow) = evaluate_rules(world.warehouse, [count, p95], START + 6 * MINUTE)
+    assert len(queries) == 1 and "p95" in queries[0]  # window_stats, not window_counts and window_stats
+    assert (fast.state, slow.state) == ("ok", "firing")

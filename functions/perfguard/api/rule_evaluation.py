@@ -14,7 +14,7 @@ from perfguard.domain.rule_kinds import data_ranges, replay_groups
 from perfguard.domain.thresholds import Breach, ThresholdRule, breach_of
 from perfguard.errors import WarehouseError
 from perfguard.warehouse.port import Warehouse
-from perfguard.warehouse.window_stats import selector_key, window_stats_query
+from perfguard.warehouse.window_stats import needs_percentiles, selector_key, window_stats_query
 
 log = logging.getLogger(__name__)
 FIRING, OK, NO_DATA, ERROR = "firing", "ok", "no_data", "error"
@@ -45,26 +45,35 @@ class RuleResult:
 
 @dataclass
 class WindowFetcher:
-    """Runs window_stats queries, each (selector, range) once per evaluation."""
+    """Runs window_stats queries, each (selector, range) once per evaluation; a selector that some rule reads a
+    percentile of gets the percentiles for all its rules, so counts and ratios of it cost no second query."""
 
     warehouse: Warehouse
     cache: dict[tuple[Any, ...], Rows] = field(default_factory=dict)
+    with_percentiles: set[tuple[Any, ...]] = field(default_factory=set)
+
+    @classmethod
+    def for_rules(cls, warehouse: Warehouse, rules: Sequence[ThresholdRule]) -> WindowFetcher:
+        """A fetcher that knows which selectors need percentiles."""
+        return cls(warehouse, with_percentiles={selector_key(r) for r in rules if needs_percentiles(r)})
 
     def rows(self, rule: ThresholdRule, at: dt.datetime) -> Rows:
         """The windows of every range the rule reads at `at`."""
         return [row for start, end in data_ranges(rule, at) for row in self._range(rule, start, end)]
 
     def _range(self, rule: ThresholdRule, start: dt.datetime, end: dt.datetime) -> Rows:
-        key = (selector_key(rule), start, end)
+        selector = selector_key(rule)
+        percentiles = needs_percentiles(rule) or selector in self.with_percentiles
+        key = (selector, start, end, percentiles)
         if key not in self.cache:
-            sql, params = window_stats_query(rule, start, end)
+            sql, params = window_stats_query(rule, start, end, percentiles)
             self.cache[key] = self.warehouse.query(sql, params)
         return self.cache[key]
 
 
 def evaluate_rules(warehouse: Warehouse, rules: Sequence[ThresholdRule], at: dt.datetime) -> list[RuleResult]:
     """Every rule's result at `at`."""
-    fetcher = WindowFetcher(warehouse)
+    fetcher = WindowFetcher.for_rules(warehouse, rules)
     return [evaluate_rule(fetcher, rule, at) for rule in rules]
 
 

@@ -29,13 +29,21 @@ COUNTED = ("count", "rate", "ratio")  # statistics window_counts.sql serves with
 
 def selector_key(rule: ThresholdRule) -> tuple[Any, ...]:
     """Rules with the same key read the same rows: one query serves them all."""
-    return (rule.metric_type, rule.match, rule.numerator, rule.denominator, rule.window, rule.statistic in COUNTED,
-            rule.group_by)  # fmt: skip
+    return (rule.metric_type, rule.match, rule.numerator, rule.denominator, rule.window, rule.group_by)
 
 
-def window_stats_query(rule: ThresholdRule, start: dt.datetime, end: dt.datetime) -> tuple[str, dict[str, Any]]:
-    """The SQL and parameters of the per-window statistics the rule reads over window starts in [start, end)."""
-    sql = load_query("window_counts" if rule.statistic in COUNTED else "window_stats")
+def needs_percentiles(rule: ThresholdRule) -> bool:
+    """Whether the rule's statistic needs window_stats.sql (window_counts.sql serves counts, rates and ratios)."""
+    return rule.statistic not in COUNTED
+
+
+def window_stats_query(
+    rule: ThresholdRule, start: dt.datetime, end: dt.datetime, percentiles: bool | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of the per-window statistics the rule reads over window starts in [start, end);
+    `percentiles` (default: what the rule's statistic needs) picks window_stats over window_counts."""
+    wanted = needs_percentiles(rule) if percentiles is None else percentiles
+    sql = load_query("window_stats" if wanted else "window_counts")
     params: dict[str, Any] = {
         "metric_type": rule.metric_type,
         "start": start,
